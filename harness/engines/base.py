@@ -1,0 +1,38 @@
+"""The one interface every generation backend implements.
+
+An engine takes requests and returns responses in the same order. It knows nothing of arms,
+scores or suites. Caching is not the engine's job: the runner wraps any engine with the cache.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from harness.types import Request, Response
+
+ProgressCallback = Callable[[int], None]  # called with the number of requests just finished
+
+
+class Engine(ABC):
+    kind: str = "engine"
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """What identifies this engine's outputs: kind, model identity, dtype... (for the cache key)."""
+
+    @abstractmethod
+    def generate(
+        self, requests: Sequence[Request], progress: ProgressCallback | None = None
+    ) -> list[Response]:
+        """Generate one response per request, in the same order."""
+
+    def close(self) -> None:
+        """Release what the engine holds (models, servers). Safe to call twice."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

