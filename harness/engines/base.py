@@ -12,7 +12,9 @@ from typing import Any
 
 from harness.types import Request, Response
 
-ProgressCallback = Callable[[int], None]  # called with the number of requests just finished
+# Called once per finished request with its index in the input list and its response, as soon
+# as it is done: the runner persists each response right away, so a crash loses nothing.
+ProgressCallback = Callable[[int, Response], None]
 
 
 class Engine(ABC):
@@ -26,7 +28,11 @@ class Engine(ABC):
     def generate(
         self, requests: Sequence[Request], progress: ProgressCallback | None = None
     ) -> list[Response]:
-        """Generate one response per request, in the same order."""
+        """Generate one response per request, in the same order.
+
+        On a failure part-way (a server dying), raise EngineError; every response finished before
+        has already been passed to `progress`, so nothing generated is lost.
+        """
 
     def close(self) -> None:
         """Release what the engine holds (models, servers). Safe to call twice."""

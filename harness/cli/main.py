@@ -1,0 +1,43 @@
+"""The `harness` command: a click group; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import click
+
+# Each module defines click commands and a `register(group)` function; a module missing from
+# this list is simply not part of the CLI.
+COMMAND_MODULES = [
+    "harness.cli.run",
+    "harness.cli.suite",
+    "harness.cli.models",
+    "harness.cli.report",
+    "harness.cli.compare",
+    "harness.cli.train",
+    "harness.cli.adapters",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="harness")
+def cli(debug: bool) -> None:
+    """Evaluate whether a fine-tune is worth shipping: prompt vs RAG vs tuned, with evidence."""
+    if debug:
+        os.environ["HARNESS_DEBUG"] = "1"
+
+
+for module_name in COMMAND_MODULES:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        continue
+    module.register(cli)
+
+
+def main() -> None:
+    cli()

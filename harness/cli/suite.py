@@ -1,0 +1,41 @@
+"""`harness validate SUITE` and `harness schema`: check a suite without running it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from harness.cli.common import console, err_console, handle_errors
+from harness.config import load_suite, suite_json_schema
+
+
+@click.command()
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@handle_errors
+def validate(suite_file: Path) -> None:
+    """Check a suite file (schema, files it names, scorers, gates) without running anything."""
+    from harness.golden import load_golden_set
+
+    suite = load_suite(suite_file)
+    for spec, name in zip(suite.golden_sets, suite.golden_set_names, strict=True):
+        golden = load_golden_set(suite.resolve(spec.path), name=name, fmt=spec.format,
+                                 columns=spec.columns, limit=spec.limit)
+        for warning in golden.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        console.print(f"golden set {name}: {len(golden.examples)} examples", highlight=False)
+    arms = ", ".join(f"{a.name} ({a.kind})" for a in suite.arms)
+    console.print(f"[green]ok[/] {suite_file}: suite '{suite.name}', arms: {arms}; "
+                  f"primary scorer: {suite.primary}", highlight=False)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of suite files (for editor completion)."""
+    click.echo(json.dumps(suite_json_schema(), indent=2))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(validate)
+    group.add_command(schema)

@@ -1,0 +1,186 @@
+"""Golden sets: held-out examples in the formats practitioners already have.
+
+JSONL in instruction format ({"instruction", "input", "output"}) or chat format ({"messages"}
+whose last turn is the assistant's reference), and CSV. Every example gets a stable id (given,
+or derived from its content), optional tags and metadata. The same loader reads training data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+from harness.types import Example, Message, stable_hash
+
+ROLES = {"system", "user", "assistant"}
+INSTRUCTION_KEYS = {"instruction", "input", "output", "system"}
+COMMON_KEYS = {"id", "tags", "metadata"}
+DEFAULT_CSV_COLUMNS = {"id": "id", "instruction": "instruction", "input": "input",
+                       "output": "output", "tags": "tags"}
+
+
+@dataclass
+class GoldenSet:
+    name: str
+    path: Path
+    examples: list[Example]
+    warnings: list[str] = field(default_factory=list)
+    guard: bool = False
+
+    @property
+    def content_hash(self) -> str:
+        # Order-independent: re-sorting a file does not make it a different golden set.
+        return stable_hash(sorted((e.id, e.content_hash()) for e in self.examples))
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, drop punctuation, collapse whitespace: what "the same question" means."""
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(text.split())
+
+
+def load_golden_set(path: Path, *, name: str | None = None, fmt: str = "auto",
+                    columns: dict[str, str] | None = None, limit: int | None = None,
+                    guard: bool = False) -> GoldenSet:
+    path = Path(path)
+    name = name or path.stem
+    examples = load_examples(path, fmt=fmt, columns=columns, source=name)
+    if limit is not None:
+        examples = examples[:limit]
+    golden = GoldenSet(name=name, path=path, examples=examples, guard=guard)
+    golden.warnings.extend(duplicate_input_warnings(path, examples))
+    return golden
+
+
+def load_examples(path: Path, *, fmt: str = "auto", columns: dict[str, str] | None = None,
+                  source: str = "") -> list[Example]:
+    """Read every example of a JSONL or CSV file; raise DataError naming file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if fmt == "csv" or (fmt == "auto" and path.suffix.lower() == ".csv"):
+        examples = list(_read_csv(path, columns or {}, source))
+    else:
+        examples = list(_read_jsonl(path, fmt, source))
+    if not examples:
+        raise DataError(f"{path}: no examples (the file is empty)")
+    ids = Counter(e.id for e in examples)
+    duplicates = sorted(i for i, n in ids.items() if n > 1)
+    if duplicates:
+        shown = ", ".join(duplicates[:5]) + (" ..." if len(duplicates) > 5 else "")
+        raise DataError(f"{path}: duplicate example ids: {shown}")
+    return examples
+
+
+def duplicate_input_warnings(path: Path, examples: list[Example]) -> list[str]:
+    seen: dict[str, str] = {}
+    warnings = []
+    for e in examples:
+        key = normalize_text(" ".join(m["content"] for m in e.messages))
+        if key in seen:
+            warnings.append(f"{path}: examples {seen[key]} and {e.id} have the same input")
+        else:
+            seen[key] = e.id
+    return warnings
+
+
+def _read_jsonl(path: Path, fmt: str, source: str):
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{lineno}: expected a JSON object per line")
+            yield _example_from_record(record, fmt, f"{path}:{lineno}", source)
+
+
+def _read_csv(path: Path, columns: dict[str, str], source: str):
+    mapping = {**DEFAULT_CSV_COLUMNS, **columns}
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        for needed in ("instruction", "output"):
+            if mapping[needed] not in header:
+                raise DataError(f"{path}:1: CSV has no column '{mapping[needed]}' "
+                                f"(columns: {', '.join(header)})")
+        for lineno, row in enumerate(reader, start=2):
+            record: dict[str, Any] = {key: row.get(col) for key, col in mapping.items()
+                                      if row.get(col) not in (None, "")}
+            if "tags" in record:
+                record["tags"] = [t.strip() for t in re.split(r"[;,]", record["tags"]) if t.strip()]
+            extra = {k: v for k, v in row.items() if k not in mapping.values()}
+            if extra:
+                record["metadata"] = extra
+            yield _example_from_record(record, "instruction", f"{path}:{lineno}", source)
+
+
+def _example_from_record(record: dict[str, Any], fmt: str, where: str, source: str) -> Example:
+    if fmt == "auto":
+        fmt = "chat" if "messages" in record else "instruction"
+    if fmt == "chat":
+        prompt, reference = _chat_turns(record.get("messages"), where)
+        known = {"messages"} | COMMON_KEYS
+    else:
+        prompt, reference = _instruction_turns(record, where)
+        known = INSTRUCTION_KEYS | COMMON_KEYS
+    tags = record.get("tags") or []
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise DataError(f"{where}: 'tags' must be a list of strings")
+    metadata = dict(record.get("metadata") or {})
+    metadata.update({k: v for k, v in record.items() if k not in known})
+    given_id = record.get("id")
+    example_id = str(given_id) if given_id not in (None, "") else ""
+    example = Example(id=example_id, messages=tuple(prompt), reference=reference,
+                      tags=tuple(tags), metadata=metadata, golden_set=source)
+    if not example_id:
+        example = Example(id="h-" + example.content_hash()[:12], messages=example.messages,
+                          reference=reference, tags=example.tags, metadata=metadata,
+                          golden_set=source)
+    return example
+
+
+def _instruction_turns(record: dict[str, Any], where: str) -> tuple[list[Message], str]:
+    instruction = record.get("instruction")
+    output = record.get("output")
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise DataError(f"{where}: expected a non-empty string 'instruction' "
+                        "(instruction format) or a 'messages' list (chat format)")
+    if not isinstance(output, str):
+        raise DataError(f"{where}: expected a string 'output' (the reference answer)")
+    extra_input = record.get("input") or ""
+    user = f"{instruction}\n\n{extra_input}" if extra_input else instruction
+    turns: list[Message] = []
+    if record.get("system"):
+        turns.append({"role": "system", "content": str(record["system"])})
+    turns.append({"role": "user", "content": user})
+    return turns, output
+
+
+def _chat_turns(messages: Any, where: str) -> tuple[list[Message], str]:
+    if not isinstance(messages, list) or len(messages) < 2:
+        raise DataError(f"{where}: 'messages' must be a list of at least a user and an "
+                        "assistant turn")
+    turns: list[Message] = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(
+                m.get("content"), str):
+            raise DataError(f"{where}: messages[{i}] must be {{'role': system|user|assistant, "
+                            "'content': string}")
+        turns.append({"role": m["role"], "content": m["content"]})
+    if turns[-1]["role"] != "assistant":
+        raise DataError(f"{where}: the last message must be the assistant's reference answer")
+    if not any(t["role"] == "user" for t in turns[:-1]):
+        raise DataError(f"{where}: 'messages' has no user turn before the reference")
+    return turns[:-1], turns[-1]["content"]

@@ -1,0 +1,71 @@
+"""Safe YAML loading that remembers where each value came from.
+
+Validation errors must name the file, the field path and the line. PyYAML's safe loader drops
+positions, so we compose the node tree once and record the line of every mapping key and
+sequence item by its path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import ConfigError
+
+LinePath = tuple[str | int, ...]
+
+
+def load_yaml_with_lines(path: Path) -> tuple[Any, dict[LinePath, int]]:
+    """Parse a YAML file safely; return the data and a map from field path to 1-based line."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML error: {exc}") from exc
+    lines: dict[LinePath, int] = {}
+    if node is not None:
+        _record_lines(node, (), lines)
+    return data, lines
+
+
+def _record_lines(node: yaml.Node, prefix: LinePath, lines: dict[LinePath, int]) -> None:
+    lines.setdefault(prefix, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[prefix + (key,)] = key_node.start_mark.line + 1
+            _record_lines(value_node, prefix + (key,), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[prefix + (index,)] = item.start_mark.line + 1
+            _record_lines(item, prefix + (index,), lines)
+
+
+def line_of(lines: dict[LinePath, int], loc: LinePath) -> int | None:
+    """The line of the deepest known prefix of `loc` (a missing field points at its parent)."""
+    for end in range(len(loc), -1, -1):
+        line = lines.get(tuple(loc[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+def format_loc(loc: LinePath) -> str:
+    """("arms", 0, "kind") -> "arms[0].kind"."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
