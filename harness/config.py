@@ -278,7 +278,7 @@ def _first_model(annotation: Any) -> type[BaseModel] | None:
 def _semantic_problems(suite: Suite) -> list[tuple[LinePath, str]]:
     """Checks that need more than one field: unique names, files that exist, known scorers."""
     from harness.decision.config import check_gates
-    from harness.scoring import resolve_scorer
+    from harness.scoring import build_scorer
 
     problems: list[tuple[LinePath, str]] = []
     arm_names = [a.name for a in suite.arms]
@@ -299,7 +299,8 @@ def _semantic_problems(suite: Suite) -> list[tuple[LinePath, str]]:
         if scorer_names.index(spec.name) != i:
             problems.append((("scorers", i), f"duplicate scorer name '{spec.name}'"))
         try:
-            resolve_scorer(spec.scorer_kind, base_dir=suite.base_dir)
+            # Building (not just resolving) checks the options too; it loads no model.
+            build_scorer(spec.scorer_kind, spec.options, base_dir=suite.base_dir)
         except ConfigError as exc:
             problems.append((("scorers", i), exc.message))
         for name in spec.golden_sets or []:

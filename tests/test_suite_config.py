@@ -148,3 +148,10 @@ def test_shipped_suites_are_valid(suite_file):
     from tests.conftest import REPO
 
     load_suite(REPO / suite_file)
+
+
+def test_unknown_scorer_option_is_rejected_at_validation(suite_factory):
+    path = suite_factory(scorers=[{"name": "f1", "kind": "token_f1", "options": {"feild": "x"}}])
+    code, output = invoke("validate", str(path))
+    assert code == 2
+    assert_one_line_error(output, "scorers[0]", "feild")
