@@ -18,6 +18,10 @@ err_console = Console(stderr=True)
 
 
 def debug_enabled() -> bool:
+    """--debug on the command line (or HARNESS_DEBUG=1 in the environment)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().params.get("debug"):
+        return True
     return os.environ.get("HARNESS_DEBUG") == "1"
 
 

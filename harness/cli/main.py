@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 
 import click
 
@@ -25,8 +24,6 @@ COMMAND_MODULES = [
 @click.version_option(package_name="harness")
 def cli(debug: bool) -> None:
     """Evaluate whether a fine-tune is worth shipping: prompt vs RAG vs tuned, with evidence."""
-    if debug:
-        os.environ["HARNESS_DEBUG"] = "1"
 
 
 for module_name in COMMAND_MODULES:
