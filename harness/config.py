@@ -320,5 +320,5 @@ def _semantic_problems(suite: Suite) -> list[tuple[LinePath, str]]:
         if arm.kind == "tuned" and arm.prompt != "minimal" and arm.prompt not in prompt_arms:
             problems.append((("arms", i, "prompt"), f"'{arm.prompt}' is neither 'minimal' nor a "
                              f"prompt arm of this suite ({', '.join(prompt_arms) or 'none'})"))
-    problems.extend(check_gates(suite.gates, arm_names, scorer_names))
+    problems.extend(check_gates(suite.gates, arm_names, scorer_names, golden_names))
     return problems

@@ -1,0 +1,320 @@
+"""Every comparison of a run's arms, computed at once from a RunData: a pure function.
+
+The run is cut into scopes: "tasks" (the non-guard golden sets together) and each golden set on
+its own. In each scope, for every arm and scorer a mean with its interval, and for every pair of
+arms a win rate on the primary scorer (plus any scorer a beats gate names) and a mean
+difference for every scorer. All intervals come from one paired bootstrap (harness.stats), so
+they share resamples and cost one matrix product.
+
+Differences are on a common scale: the fraction of the scorer's range, signed so that positive
+means the first arm is better (a lower-is-better scorer is flipped).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import stats
+from harness.decision.outcomes import ScoreOutcomes
+from harness.store import RunData
+
+TASKS = "@tasks"  # the non-guard golden sets together; "@" keeps it apart from set names
+
+
+@dataclass(frozen=True)
+class ScorerMeta:
+    name: str
+    low: float = 0.0
+    high: float = 1.0
+    higher_is_better: bool = True
+    binary: bool = False
+    kind: str = ""
+
+    def normalise(self, raw: np.ndarray) -> np.ndarray:
+        """Fraction of the range, 1 = best."""
+        frac = (np.asarray(raw, dtype=float) - self.low) / (self.high - self.low)
+        return frac if self.higher_is_better else 1.0 - frac
+
+    @classmethod
+    def from_manifest(cls, entry: dict[str, Any]) -> ScorerMeta:
+        low, high = (entry.get("range") or [0.0, 1.0])[:2]
+        return cls(entry["name"], float(low), float(high),
+                   bool(entry.get("higher_is_better", True)), bool(entry.get("binary", False)),
+                   str(entry.get("kind") or entry["name"]))
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str  # TASKS or a golden set name
+    golden_sets: tuple[str, ...]
+    guard: bool
+
+    @property
+    def label(self) -> str:
+        names = ", ".join(self.golden_sets)
+        if self.name == TASKS and len(self.golden_sets) > 1:
+            return f"task sets ({names})"
+        return f"{names} (guard set)" if self.guard else names
+
+
+@dataclass(frozen=True)
+class ArmScore:
+    arm: str
+    scorer: str
+    n: int
+    interval: stats.Interval  # raw units of the scorer
+    std: float
+
+
+@dataclass(frozen=True)
+class PairWin:
+    arm: str
+    baseline: str
+    scorer: str
+    counts: stats.WinCounts
+    interval: stats.Interval  # win rate of `arm` over `baseline`
+    test: stats.TestResult  # sign test on wins vs losses
+    n_missing: int  # examples in scope where one of the two has no score
+
+    def reversed(self) -> PairWin:
+        c = self.counts
+        iv = self.interval
+        return PairWin(self.baseline, self.arm, self.scorer, stats.WinCounts(c.losses, c.ties,
+                       c.wins), stats.Interval(1 - iv.estimate, 1 - iv.high, 1 - iv.low,
+                                               iv.level), self.test, self.n_missing)
+
+
+@dataclass(frozen=True)
+class PairDiff:
+    arm: str
+    baseline: str
+    scorer: str
+    n: int
+    interval: stats.Interval  # mean of arm - baseline, fraction of range, + = arm better
+    test: stats.TestResult
+
+    def reversed(self) -> PairDiff:
+        iv = self.interval
+        return PairDiff(self.baseline, self.arm, self.scorer, self.n,
+                        stats.Interval(-iv.estimate, -iv.high, -iv.low, iv.level), self.test)
+
+
+@dataclass
+class Analysis:
+    run_id: str
+    suite_name: str
+    arms: list[str]
+    tuned_arms: list[str]
+    scorers: list[ScorerMeta]
+    primary: str
+    tie_margin: float
+    scopes: list[Scope]
+    example_ids: np.ndarray
+    golden_set_of: np.ndarray  # per example
+    raw: dict[str, dict[str, np.ndarray]]  # scorer -> arm -> raw values (NaN = missing)
+    arm_scores: dict[tuple[str, str, str], ArmScore] = field(default_factory=dict)
+    wins: dict[tuple[str, str, str, str], PairWin] = field(default_factory=dict)
+    diffs: dict[tuple[str, str, str, str], PairDiff] = field(default_factory=dict)
+    tags: list[TagRow] = field(default_factory=list)
+    n_resamples: int = stats.DEFAULT_RESAMPLES
+
+    def scorer(self, name: str) -> ScorerMeta:
+        return next(s for s in self.scorers if s.name == name)
+
+    def scope(self, name: str) -> Scope:
+        return next(s for s in self.scopes if s.name == name)
+
+    def scope_for(self, golden_set: str | None) -> str:
+        """The scope a gate's `golden_set` means (None: the task sets)."""
+        if golden_set is None:
+            return TASKS
+        tasks = self.scope(TASKS)
+        return TASKS if tasks.golden_sets == (golden_set,) else golden_set
+
+    def guard_scopes(self) -> list[Scope]:
+        return [s for s in self.scopes if s.guard and s.name != TASKS]
+
+    def win(self, scope: str, arm: str, baseline: str, scorer: str | None = None) -> PairWin | None:
+        scorer = scorer or self.primary
+        if (scope, arm, baseline, scorer) in self.wins:
+            return self.wins[(scope, arm, baseline, scorer)]
+        found = self.wins.get((scope, baseline, arm, scorer))
+        return found.reversed() if found else None
+
+    def diff(self, scope: str, arm: str, baseline: str, scorer: str) -> PairDiff | None:
+        if (scope, arm, baseline, scorer) in self.diffs:
+            return self.diffs[(scope, arm, baseline, scorer)]
+        found = self.diffs.get((scope, baseline, arm, scorer))
+        return found.reversed() if found else None
+
+    def scorers_in(self, scope: str) -> list[str]:
+        """Scorers with at least one value in a scope (scorers can be limited to golden sets)."""
+        return [s.name for s in self.scorers
+                if any((scope, a, s.name) in self.arm_scores for a in self.arms)]
+
+    def home_scope(self, scorer: str) -> str | None:
+        """Where a scorer is best summarised: the task sets, else the first scope it scored."""
+        for scope in self.scopes:
+            if any((scope.name, a, scorer) in self.arm_scores for a in self.arms):
+                return scope.name
+        return None
+
+    def mask(self, scope: str) -> np.ndarray:
+        return np.isin(self.golden_set_of, self.scope(scope).golden_sets)
+
+
+@dataclass(frozen=True)
+class TagRow:
+    tag: str
+    scorer: str
+    n: int
+    means: dict[str, float]  # arm -> mean raw value
+
+
+def scorer_metas(run: RunData) -> list[ScorerMeta]:
+    listed = [ScorerMeta.from_manifest(s) for s in run.manifest.get("scorers") or []]
+    known = {s.name for s in listed}
+    # A scorer in scores.jsonl but not the manifest still counts, read on a 0..1 scale.
+    extra = [ScorerMeta(str(n)) for n in pd.unique(run.scores["scorer"]) if n not in known]
+    return listed + extra
+
+
+def arm_names(run: RunData) -> list[str]:
+    listed = [a["name"] for a in run.manifest.get("arms") or []]
+    seen = set(pd.unique(run.scores["arm"])) | set(pd.unique(run.responses["arm"]))
+    return [a for a in listed if a in seen] + sorted(str(a) for a in seen if a not in listed)
+
+
+def golden_set_guards(run: RunData) -> dict[str, bool]:
+    """Golden set name -> guard flag, from the manifest (set order kept)."""
+    guards = {g["name"]: bool(g.get("guard", False))
+              for g in run.manifest.get("golden_sets") or []}
+    for name in pd.unique(run.examples["golden_set"]):
+        guards.setdefault(str(name), False)
+    return guards
+
+
+def build_scopes(guards: dict[str, bool]) -> list[Scope]:
+    task_sets = tuple(n for n, g in guards.items() if not g) or tuple(guards)
+    scopes = [Scope(TASKS, task_sets, all(guards[n] for n in task_sets))]
+    # A set that is the whole task scope on its own would only repeat it.
+    scopes += [Scope(n, (n,), g) for n, g in guards.items() if (n,) != task_sets]
+    return scopes
+
+
+def raw_values(run: RunData, ids: np.ndarray, arms: list[str],
+               scorers: list[ScorerMeta]) -> dict[str, dict[str, np.ndarray]]:
+    scores = run.scores.assign(value=pd.to_numeric(run.scores["value"], errors="coerce"))
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for meta in scorers:
+        sub = scores[scores["scorer"] == meta.name]
+        table = sub.pivot(index="example_id", columns="arm", values="value")
+        table = table.reindex(index=pd.Index(ids), columns=arms)
+        out[meta.name] = {a: table[a].to_numpy(dtype=float) for a in arms}
+    return out
+
+
+def analyse(run: RunData, *, win_scorers: tuple[str, ...] = (),
+            n_resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0) -> Analysis:
+    """All arm scores, win rates and differences of a run, with intervals and tests."""
+    examples = run.examples.drop_duplicates("id")
+    ids = examples["id"].astype(str).to_numpy()
+    golden_set_of = examples["golden_set"].astype(str).to_numpy()
+    arms = arm_names(run)
+    scorers = scorer_metas(run)
+    primary = run.manifest.get("primary_scorer") or (scorers[0].name if scorers else "")
+    suite = run.manifest.get("suite") or {}
+    tie_margin = float(suite.get("tie_margin") or 0.0)
+    tuned = [a["name"] for a in run.manifest.get("arms") or [] if a.get("kind") == "tuned"]
+    analysis = Analysis(
+        run_id=str(run.manifest.get("run_id", run.run_dir.name)),
+        suite_name=str(run.manifest.get("suite_name", "")), arms=arms,
+        tuned_arms=[a for a in tuned if a in arms], scorers=scorers, primary=primary,
+        tie_margin=tie_margin, scopes=build_scopes(golden_set_guards(run)), example_ids=ids,
+        golden_set_of=golden_set_of, raw=raw_values(run, ids, arms, scorers),
+        n_resamples=n_resamples)
+    _fill_statistics(analysis, tuple(dict.fromkeys((primary, *win_scorers))), seed)
+    analysis.tags = tag_rows(examples, analysis)
+    return analysis
+
+
+def _fill_statistics(an: Analysis, win_scorers: tuple[str, ...], seed: int) -> None:
+    columns: list[np.ndarray] = []
+    jobs: list[tuple[str, tuple, Any]] = []  # (kind, key, extra) per column
+    norm = {s.name: {a: s.normalise(v) for a, v in an.raw[s.name].items()} for s in an.scorers}
+    comparer = ScoreOutcomes(an.scorers, norm, an.tie_margin)
+    pairs = list(combinations(an.arms, 2))
+    for scope in an.scopes:
+        in_scope = an.mask(scope.name)
+        for meta in an.scorers:
+            for arm in an.arms:
+                col = np.where(in_scope, an.raw[meta.name][arm], np.nan)
+                if not np.isnan(col).all():
+                    columns.append(col)
+                    jobs.append(("arm", (scope.name, arm, meta.name), None))
+        for a, b in pairs:
+            for scorer in win_scorers:
+                if scorer not in norm:
+                    continue
+                outcome = np.where(in_scope, comparer.outcomes(a, b, scorer), np.nan)
+                if np.isnan(outcome).all():
+                    continue
+                n_any = int(np.sum(in_scope & (~np.isnan(norm[scorer][a])
+                                               | ~np.isnan(norm[scorer][b]))))
+                columns.append(stats.win_points(outcome))
+                jobs.append(("win", (scope.name, a, b, scorer), (outcome, n_any)))
+            for meta in an.scorers:
+                d = np.where(in_scope, norm[meta.name][a] - norm[meta.name][b], np.nan)
+                if np.isnan(d).all():
+                    continue
+                columns.append(d)
+                jobs.append(("diff", (scope.name, a, b, meta.name), meta))
+    if not columns:
+        return
+    intervals = stats.bootstrap_means(np.column_stack(columns), n_resamples=an.n_resamples,
+                                      seed=seed)
+    for (kind, key, extra), interval, col in zip(jobs, intervals, columns, strict=True):
+        if kind == "arm":
+            values = col[~np.isnan(col)]
+            std = float(values.std(ddof=1)) if values.size > 1 else math.nan
+            an.arm_scores[key] = ArmScore(key[1], key[2], int(values.size), interval, std)
+        elif kind == "win":
+            outcome, n_any = extra
+            counts = stats.win_counts(outcome)
+            an.wins[key] = PairWin(key[1], key[2], key[3], counts, interval,
+                                   stats.sign_test(counts.wins, counts.losses),
+                                   n_any - counts.n)
+        else:
+            scope, a, b, scorer = key
+            keep = ~np.isnan(col)
+            test = stats.paired_test(norm[scorer][a][keep], norm[scorer][b][keep],
+                                     binary=extra.binary)
+            an.diffs[key] = PairDiff(a, b, scorer, int(keep.sum()), interval, test)
+
+
+def tag_rows(examples: pd.DataFrame, an: Analysis) -> list[TagRow]:
+    """Mean of each scorer per arm for every tag (examples carry a list of tags)."""
+    tags = examples["tags"].apply(lambda t: list(t) if isinstance(t, list | tuple) else [])
+    rows: list[TagRow] = []
+    exploded = pd.DataFrame({"pos": np.arange(len(tags)), "tag": tags.to_numpy()}
+                            ).explode("tag").dropna()
+    for tag, group in exploded.groupby("tag", sort=True):
+        pos = group["pos"].to_numpy(dtype=int)
+        for meta in an.scorers:
+            means = {}
+            n = 0
+            for arm in an.arms:
+                values = an.raw[meta.name][arm][pos]
+                values = values[~np.isnan(values)]
+                if values.size:
+                    means[arm] = float(values.mean())
+                    n = max(n, int(values.size))
+            if means:
+                rows.append(TagRow(str(tag), meta.name, n, means))
+    return rows

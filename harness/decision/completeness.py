@@ -1,0 +1,62 @@
+"""Is a run whole? What a partial run lacks, so reports can say so and verdicts stay honest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import RunError
+from harness.store import RESPONSES, SCORES, RunData, load_run
+
+
+@dataclass(frozen=True)
+class Completeness:
+    status: str
+    expected_responses: int
+    responses: int
+    expected_scores: int
+    scores: int
+
+    @property
+    def partial(self) -> bool:
+        return (self.status != "complete" or self.responses < self.expected_responses
+                or self.scores < self.expected_scores)
+
+    @property
+    def summary(self) -> str | None:
+        """One line on what is missing, or None for a whole run."""
+        if not self.partial:
+            return None
+        return (f"status '{self.status}', {self.responses} of {self.expected_responses} "
+                f"responses and {self.scores} of {self.expected_scores} scores")
+
+
+def completeness(run: RunData) -> Completeness:
+    arms = [a["name"] for a in run.manifest.get("arms") or []] or list(
+        dict.fromkeys(run.responses["arm"]))
+    n_examples = int(run.examples["id"].nunique())
+    per_set = run.examples.drop_duplicates("id")["golden_set"].value_counts().to_dict()
+    expected_scores = 0
+    for scorer in run.manifest.get("scorers") or []:
+        sets = scorer.get("golden_sets")
+        n = n_examples if sets is None else sum(per_set.get(s, 0) for s in sets)
+        expected_scores += n * len(arms)
+    return Completeness(str(run.manifest.get("status", "unknown")), n_examples * len(arms),
+                        len(run.responses), expected_scores, len(run.scores))
+
+
+def load_scored_run(run_dir: str | Path) -> RunData:
+    """load_run, refusing a run with nothing to judge (and saying which file is missing)."""
+    run = load_run(run_dir)
+    path = Path(run_dir)
+    for name, frame, what in ((RESPONSES, run.responses, "generated"),
+                              (SCORES, run.scores, "scored")):
+        if not (path / name).is_file():
+            raise RunError(f"{path}: incomplete run: {name} is missing (nothing was {what} "
+                           "yet); resume it with `harness run` on its suite")
+        if frame.empty:
+            raise RunError(f"{path}: incomplete run: {name} is empty (nothing was {what} "
+                           "yet); resume it with `harness run` on its suite")
+    if run.examples.empty:
+        raise RunError(f"{path}: incomplete run: examples.jsonl has no examples")
+    return run

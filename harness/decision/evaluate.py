@@ -1,0 +1,131 @@
+"""Everything a decision needs, from run data alone: analysis, gates, verdict, costs, compare.
+
+Pure: it takes RunData (already loaded) and returns an Evaluation that the reports, the console
+summary and the exit code are all rendered from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from harness import stats
+from harness.decision.analysis import Analysis, analyse
+from harness.decision.compare import Comparison, compare_runs
+from harness.decision.completeness import Completeness, completeness
+from harness.decision.config import CostConfig, GateSpec, check_gates
+from harness.decision.cost import ArmCost, BreakEven, arm_costs, break_even
+from harness.decision.exit_codes import EXIT_APPROVE, EXIT_REGRESSION
+from harness.decision.gates import FAIL, GateResult, evaluate_gates
+from harness.decision.verdict import Verdict, decide
+from harness.errors import ConfigError
+from harness.store import RunData
+from harness.yamlio import format_loc
+
+
+@dataclass
+class Evaluation:
+    run: RunData
+    analysis: Analysis
+    gates: list[GateSpec]
+    results: list[GateResult]
+    verdict: Verdict
+    completeness: Completeness
+    costs: list[ArmCost]
+    break_evens: list[BreakEven]
+    cost_config: CostConfig | None
+    comparison: Comparison | None = None
+    baseline: RunData | None = None
+
+
+@dataclass
+class CompareEvaluation:
+    baseline: RunData
+    current: RunData
+    comparison: Comparison
+    results: list[GateResult]
+    decision: str  # "REGRESSION" | "NO REGRESSION"
+    exit_code: int
+
+
+def suite_gates(run: RunData) -> list[GateSpec]:
+    """The gates recorded in the run's manifest, checked against the run's arms and scorers."""
+    suite = run.manifest.get("suite") or {}
+    gates = []
+    for i, raw in enumerate(suite.get("gates") or []):
+        try:
+            gates.append(GateSpec.model_validate(raw))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = format_loc(("gates", i, *err["loc"]))
+            raise ConfigError(f"{run.run_dir}/manifest.json: {loc}: {err['msg']}") from exc
+    arms = [a["name"] for a in run.manifest.get("arms") or []]
+    scorers = [s["name"] for s in run.manifest.get("scorers") or []]
+    golden = [g["name"] for g in run.manifest.get("golden_sets") or []]
+    problems = check_gates(gates, arms, scorers, golden or None)
+    if problems:
+        loc, message = problems[0]
+        raise ConfigError(f"{run.run_dir}/manifest.json: {format_loc(loc)}: {message}")
+    return gates
+
+
+def suite_cost(run: RunData) -> CostConfig | None:
+    raw = (run.manifest.get("suite") or {}).get("cost")
+    if raw is None:
+        return None
+    try:
+        return CostConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{run.run_dir}/manifest.json: {format_loc(('cost', *err['loc']))}: "
+                          f"{err['msg']}") from exc
+
+
+def regression_gates(gates: list[GateSpec], max_drop: float | None) -> list[GateSpec]:
+    """The suite's vs_baseline_run gates (max_drop overridden if given), or a default one."""
+    found = [g for g in gates if g.type == "vs_baseline_run"]
+    if max_drop is not None:
+        found = [g.model_copy(update={"max_drop": max_drop}) for g in found]
+    return found or [GateSpec(type="vs_baseline_run", max_drop=max_drop)]
+
+
+def evaluate(run: RunData, baseline: RunData | None = None, *, common_ids: bool = False,
+             max_drop: float | None = None, n_resamples: int = stats.DEFAULT_RESAMPLES,
+             seed: int = 0) -> Evaluation:
+    gates = suite_gates(run)
+    cost = suite_cost(run)
+    comparison = None
+    if baseline is not None:
+        regression = regression_gates(gates, max_drop)
+        gates = [g for g in gates if g.type != "vs_baseline_run"] + regression
+        comparison = compare_runs(baseline, run, common_ids=common_ids,
+                                  golden_sets=(None, *(g.golden_set for g in regression)),
+                                  n_resamples=n_resamples, seed=seed)
+    win_scorers = tuple(g.scorer for g in gates if g.type == "beats" and g.scorer)
+    analysis = analyse(run, win_scorers=win_scorers, n_resamples=n_resamples, seed=seed)
+    results = evaluate_gates(gates, analysis, comparison)
+    done = completeness(run)
+    verdict = decide(results, partial=done.summary)
+    costs = arm_costs(run.responses, analysis.arms, analysis.tuned_arms, cost)
+    return Evaluation(run, analysis, gates, results, verdict, done, costs,
+                      break_even(costs, cost) if cost else [], cost, comparison, baseline)
+
+
+def evaluate_compare(baseline: RunData, current: RunData, *, common_ids: bool = False,
+                     max_drop: float | None = None,
+                     n_resamples: int = stats.DEFAULT_RESAMPLES,
+                     seed: int = 0) -> CompareEvaluation:
+    gates = regression_gates(suite_gates(current), max_drop)
+    comparison = compare_runs(baseline, current, common_ids=common_ids,
+                              golden_sets=(None, *(g.golden_set for g in gates)),
+                              n_resamples=n_resamples, seed=seed)
+    for which, run in (("baseline", baseline), ("current", current)):
+        if (done := completeness(run)).partial:
+            comparison.notes.append(f"the {which} run is partial: {done.summary}")
+    results = evaluate_gates(gates, None, comparison)
+    regressed = any(r.status == FAIL for r in results)
+    return CompareEvaluation(baseline, current, comparison, results,
+                             "REGRESSION" if regressed else "NO REGRESSION",
+                             EXIT_REGRESSION if regressed else EXIT_APPROVE)
+

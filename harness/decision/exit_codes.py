@@ -1,0 +1,20 @@
+"""Exit codes of `harness run`, `harness report --gate` and `harness compare`: the one place.
+
+0 and the bad-input codes 2-7 (harness/errors.py) are shared with every command; 1 is a bug.
+The verdict codes start at 10 so CI can tell "the model is not ready" from "the input is bad".
+"""
+
+from __future__ import annotations
+
+EXIT_APPROVE = 0  # every gate passed (or no gates and the run is fine)
+EXIT_REJECT = 10  # at least one gate failed: the evidence says do not ship
+EXIT_INCONCLUSIVE = 11  # no gate failed but some lack evidence (or the run is partial)
+EXIT_REGRESSION = 12  # the only failures are regressions against a baseline run
+
+EXIT_CODES = {
+    "APPROVE": EXIT_APPROVE,
+    "NO GATES": EXIT_APPROVE,
+    "REJECT": EXIT_REJECT,
+    "INCONCLUSIVE": EXIT_INCONCLUSIVE,
+    "REGRESSION": EXIT_REGRESSION,
+}

@@ -1,0 +1,283 @@
+"""Judging each gate of a suite against the evidence: pass, fail, inconclusive or skipped.
+
+Interval gates have three outcomes. With L..H the 95% interval and T the gate's bar:
+  beats        pass if L > T,        fail if H < T,        else inconclusive
+  not_worse /  pass if L >= -drop,   fail if H < -drop,    else inconclusive
+  no_regression
+  threshold    pass if mean >= min (or L >= min with require_confidence; then fail if H < min)
+A failed or inconclusive gate never becomes a pass by collecting more gates. An inconclusive
+check says how many examples would likely settle it (stats.examples_needed).
+
+vs_baseline_run is a regression alarm, not a proof of safety: it fails when an arm got
+significantly worse than in the baseline run (interval entirely below 0) by more than the drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness import stats
+from harness.decision import text
+from harness.decision.analysis import TASKS, Analysis, ArmScore
+from harness.decision.compare import Comparison
+from harness.decision.config import GateSpec, names_of
+
+PASS, FAIL, INCONCLUSIVE, SKIPPED = "pass", "fail", "inconclusive", "skipped"
+_SEVERITY = {FAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIPPED: 0}
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str
+    message: str
+    examples_needed: int | None = None  # total examples that would likely settle it
+    margin: float = 0.0  # how far the deciding bound is past the bar (negative = wrong side)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    index: int
+    gate: GateSpec
+    title: str
+    status: str
+    checks: tuple[Check, ...]
+
+    @property
+    def reason(self) -> str:
+        """The check that decided the gate: the closest call among those with its status."""
+        deciding = [c for c in self.checks if c.status == self.status]
+        if not deciding:
+            return self.title
+        closest = min(deciding, key=lambda c: c.margin)
+        if self.status == PASS and len(deciding) > 1:
+            return f"all {len(deciding)} checks pass; the closest: {closest.message}"
+        more = f" (and {len(deciding) - 1} more)" if len(deciding) > 1 else ""
+        return closest.message + more
+
+    @property
+    def examples_needed(self) -> int | None:
+        needed = [c.examples_needed for c in self.checks
+                  if c.status == INCONCLUSIVE and c.examples_needed is not None]
+        return max(needed) if needed else None
+
+    @property
+    def is_regression_gate(self) -> bool:
+        return self.gate.type == "vs_baseline_run"
+
+
+def interval_status(interval: stats.Interval, bar: float, *, inclusive: bool = False) -> str:
+    """The three-way rule of interval gates: is the quantity above `bar`?
+    PASS when the whole interval is above it (or on it, if inclusive), FAIL when all of it is
+    below, else INCONCLUSIVE. beats: bar = min_win_rate_lower, strict; not_worse and
+    no_regression: the difference against -max_drop, inclusive (identical arms pass a 0 drop)."""
+    if interval.low > bar or (inclusive and interval.low >= bar - 1e-12):
+        return PASS
+    if interval.high < bar:
+        return FAIL
+    return INCONCLUSIVE
+
+
+def evaluate_gates(gates: list[GateSpec], analysis: Analysis | None,
+                   comparison: Comparison | None = None) -> list[GateResult]:
+    """Judge each gate; without an analysis (harness compare) only regression gates apply."""
+    results = []
+    for i, gate in enumerate(gates):
+        if analysis is None and gate.type != "vs_baseline_run":
+            checks = [Check(SKIPPED, "judged by `harness run` and `harness report`")]
+        else:
+            checks = _EVALUATORS[gate.type](gate, analysis, comparison)
+        status = max((c.status for c in checks), key=_SEVERITY.__getitem__, default=SKIPPED)
+        if not checks:
+            checks = [Check(SKIPPED, "nothing to check")]
+        results.append(GateResult(i, gate, gate.name or describe(gate, analysis), status,
+                                  tuple(checks)))
+    return results
+
+
+def describe(gate: GateSpec, an: Analysis | None) -> str:
+    """The gate as a sentence a manager can read."""
+    primary = an.primary if an else "the primary scorer"
+    base = _baseline_words(gate)
+    where = f" on {gate.golden_set}" if gate.golden_set else ""
+    if gate.type == "beats":
+        return (f"{gate.arm} beats {base} on {gate.scorer or primary}{where} (win-rate "
+                f"interval above {text.num(gate.min_win_rate_lower)})")
+    if gate.type == "not_worse":
+        return (f"{gate.arm} is not worse than {base} by more than "
+                f"{text.points(gate.drop)} on {_scorer_words(gate)}{where}")
+    if gate.type == "threshold":
+        bars = [f"at least {gate.min:g}" if gate.min is not None else "",
+                f"at most {gate.max:g}" if gate.max is not None else ""]
+        return f"{gate.scorer} of {gate.arm} is {' and '.join(b for b in bars if b)}{where}"
+    if gate.type == "no_regression":
+        return (f"{gate.arm} does not lose more than {text.points(gate.drop)} to {base} on "
+                f"{gate.golden_set or 'the guard sets'}")
+    arms = ", ".join(names_of(gate.arms) or ["every arm"])
+    return (f"{arms}: no drop of more than {text.points(gate.drop)} on "
+            f"{_scorer_words(gate)}{where} against the baseline run")
+
+
+def _baseline_words(gate: GateSpec) -> str:
+    names = names_of(gate.baseline)
+    return " and ".join(names) if names else "every other arm"
+
+
+def _scorer_words(gate: GateSpec) -> str:
+    names = names_of(gate.scorers)
+    return ", ".join(names) if names else "any scorer"
+
+
+def _baselines(gate: GateSpec, an: Analysis) -> list[str]:
+    return names_of(gate.baseline) or [a for a in an.arms if a != gate.arm]
+
+
+def _beats(gate: GateSpec, an: Analysis, _: Comparison | None) -> list[Check]:
+    scope = an.scope_for(gate.golden_set)
+    scorer = gate.scorer or an.primary
+    bar = gate.min_win_rate_lower
+    checks = []
+    for baseline in _baselines(gate, an):
+        win = an.win(scope, gate.arm, baseline, scorer)
+        if win is None:
+            checks.append(Check(INCONCLUSIVE, f"no paired {scorer} scores of {gate.arm} and "
+                                f"{baseline} on {an.scope(scope).label}"))
+            continue
+        iv = win.interval
+        c = win.counts
+        evidence = (f"win rate {text.interval(iv)} on {scorer} ({c.wins} wins, {c.ties} ties, "
+                    f"{c.losses} losses; sign test {text.pvalue(win.test.p_value)})")
+        status = interval_status(iv, bar)
+        if status == PASS:
+            checks.append(Check(PASS, f"{gate.arm} beats {baseline}: {evidence}",
+                                margin=iv.low - bar))
+        elif status == FAIL:
+            checks.append(Check(FAIL, f"{gate.arm} does not beat {baseline}: {evidence}, "
+                                f"entirely below {text.num(bar)}", margin=iv.high - bar))
+        else:
+            needed = stats.examples_needed(iv, c.n, bar)
+            checks.append(Check(INCONCLUSIVE, f"{gate.arm} vs {baseline}: {evidence} includes "
+                                f"{text.num(bar)}; {_needed_words(needed, c.n)}", needed,
+                                iv.low - bar))
+    return checks
+
+
+def _drop_checks(gate: GateSpec, an: Analysis, scopes: list[str]) -> list[Check]:
+    allowed = -gate.drop
+    wanted = names_of(gate.scorers)
+    checks = []
+    for scope in scopes:
+        scorers = [s for s in an.scorers_in(scope) if wanted is None or s in wanted]
+        if not scorers:
+            checks.append(Check(INCONCLUSIVE, f"no scores of {_scorer_words(gate)} on "
+                                f"{an.scope(scope).label}"))
+        for baseline in _baselines(gate, an):
+            for scorer in scorers:
+                d = an.diff(scope, gate.arm, baseline, scorer)
+                if d is None:
+                    checks.append(Check(INCONCLUSIVE, f"no paired {scorer} scores of "
+                                        f"{gate.arm} and {baseline} on {an.scope(scope).label}"))
+                    continue
+                iv = d.interval
+                evidence = (f"{gate.arm} vs {baseline} on {scorer} ({an.scope(scope).label}): "
+                            f"{text.pts_interval(iv)}, {d.test.name} {text.pvalue(d.test.p_value)}")
+                margin = iv.low - allowed
+                status = interval_status(iv, allowed, inclusive=True)
+                if status == PASS:
+                    checks.append(Check(PASS, f"{evidence}, within the "
+                                        f"{text.points(gate.drop)} allowance", margin=margin))
+                elif status == FAIL:
+                    checks.append(Check(FAIL, f"{evidence}: worse by more than "
+                                        f"{text.points(gate.drop)}", margin=iv.high - allowed))
+                else:
+                    needed = stats.examples_needed(iv, d.n, allowed)
+                    checks.append(Check(INCONCLUSIVE, f"{evidence} reaches below "
+                                        f"-{text.points(gate.drop)}; {_needed_words(needed, d.n)}",
+                                        needed, margin))
+    return checks
+
+
+def _not_worse(gate: GateSpec, an: Analysis, _: Comparison | None) -> list[Check]:
+    return _drop_checks(gate, an, [an.scope_for(gate.golden_set)])
+
+
+def _no_regression(gate: GateSpec, an: Analysis, _: Comparison | None) -> list[Check]:
+    if gate.golden_set:
+        return _drop_checks(gate, an, [an.scope_for(gate.golden_set)])
+    guards = [s.name for s in an.guard_scopes()]
+    if not guards and an.scope(TASKS).guard:
+        guards = [TASKS]
+    if not guards:
+        return [Check(INCONCLUSIVE, "this run has no guard golden set (mark one with "
+                      "`guard: true`) or name one with `golden_set`")]
+    return _drop_checks(gate, an, guards)
+
+
+def _threshold(gate: GateSpec, an: Analysis, _: Comparison | None) -> list[Check]:
+    scope = an.scope_for(gate.golden_set)
+    score = an.arm_scores.get((scope, gate.arm, gate.scorer))
+    label = an.scope(scope).label
+    if score is None:
+        return [Check(INCONCLUSIVE, f"no {gate.scorer} scores of {gate.arm} on {label}")]
+    what = f"{gate.scorer} of {gate.arm} on {label} is {text.interval(score.interval, 3)}"
+    checks = []
+    if gate.min is not None:
+        checks.append(_bar_check(what, score, gate.min, True, gate.require_confidence))
+    if gate.max is not None:
+        checks.append(_bar_check(what, score, gate.max, False, gate.require_confidence))
+    return checks
+
+
+def _bar_check(what: str, score: ArmScore, bar: float, at_least: bool,
+               confident: bool) -> Check:
+    iv = score.interval
+    words = f"{'at least' if at_least else 'at most'} {bar:g}"
+    # Distances past the bar, positive = on the good side.
+    mean, best, worst = ((iv.estimate - bar, iv.high - bar, iv.low - bar) if at_least
+                         else (bar - iv.estimate, bar - iv.low, bar - iv.high))
+    if not confident:
+        ok = mean >= -1e-12
+        return Check(PASS if ok else FAIL, f"{what}: {'meets' if ok else 'misses'} {words}",
+                     margin=mean)
+    if worst >= -1e-12:
+        return Check(PASS, f"{what}: confidently {words}", margin=worst)
+    if best < 0:
+        return Check(FAIL, f"{what}: confidently misses {words}", margin=best)
+    needed = stats.examples_needed(iv, score.n, bar)
+    return Check(INCONCLUSIVE, f"{what}: the interval includes {bar:g}; "
+                 f"{_needed_words(needed, score.n)}", needed, worst)
+
+
+def _vs_baseline_run(gate: GateSpec, an: Analysis, comp: Comparison | None) -> list[Check]:
+    if comp is None:
+        return [Check(SKIPPED, "no baseline run to compare with")]
+    arms = names_of(gate.arms) or comp.arms
+    wanted = names_of(gate.scorers)
+    checks = []
+    for (golden_set, arm, scorer), d in comp.deltas.items():
+        if golden_set != gate.golden_set or arm not in arms or (wanted and scorer not in wanted):
+            continue
+        iv = d.interval
+        evidence = (f"{arm} on {scorer}: {text.pts_interval(iv)} against the baseline run "
+                    f"({d.test.name} {text.pvalue(d.test.p_value)})")
+        margin = iv.estimate + gate.drop
+        if margin < 0 and iv.high < 0:
+            checks.append(Check(FAIL, f"regression: {evidence}, a significant drop of more "
+                                f"than {text.points(gate.drop)}", margin=margin))
+        else:
+            checks.append(Check(PASS, evidence, margin=margin))
+    return checks
+
+
+def _needed_words(needed: int | None, n: int) -> str:
+    if needed is None:
+        return "the arms look even: no feasible number of examples would likely settle it"
+    return f"about {needed - n} more examples ({needed} in all) would likely settle it"
+
+
+_EVALUATORS = {
+    "beats": _beats,
+    "not_worse": _not_worse,
+    "threshold": _threshold,
+    "no_regression": _no_regression,
+    "vs_baseline_run": _vs_baseline_run,
+}

@@ -1,0 +1,286 @@
+"""What the markdown report shows, as plain data: a pure function of an Evaluation.
+
+Numbers are formatted here (harness.decision.text) so the template only lays them out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from harness.decision import text
+from harness.decision.analysis import TASKS, Analysis
+from harness.decision.compare import Comparison
+from harness.decision.evaluate import CompareEvaluation, Evaluation
+from harness.decision.gates import FAIL, INCONCLUSIVE, PASS, SKIPPED, GateResult
+from harness.report.examples import biggest_differences, clip, headline_pair
+from harness.report.plots import Panel, Row
+
+ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️", SKIPPED: "➖"}
+VERDICT_ICONS = {"APPROVE": "✅", "REJECT": "❌", "INCONCLUSIVE": "⚠️", "NO GATES": "ℹ️",
+                 "REGRESSION": "❌", "NO REGRESSION": "✅"}
+MAX_TAGS = 40
+MAX_FLIPS = 30
+
+
+def gate_rows(results: list[GateResult]) -> list[dict[str, str]]:
+    return [{"icon": ICONS[r.status], "status": r.status, "title": r.title, "reason": r.reason}
+            for r in results]
+
+
+def win_matrix(an: Analysis, scope: str) -> dict[str, Any] | None:
+    """Row arm's win rate over column arm, ▲/▼ when the interval clears 0.5."""
+    rows = []
+    found = False
+    for arm in an.arms:
+        cells = []
+        for other in an.arms:
+            win = an.win(scope, arm, other) if arm != other else None
+            if win is None:
+                cells.append("—")
+                continue
+            found = True
+            iv = win.interval
+            mark = " ▲" if iv.low > 0.5 else " ▼" if iv.high < 0.5 else ""
+            cells.append(f"{text.interval(iv)}{mark}")
+        rows.append({"arm": arm, "cells": cells})
+    if not found:
+        return None
+    return {"scope": an.scope(scope).label, "arms": an.arms, "rows": rows}
+
+
+def arm_tables(an: Analysis) -> list[dict[str, Any]]:
+    tables = []
+    for scope in an.scopes:
+        scorers = an.scorers_in(scope.name)
+        if not scorers:
+            continue
+        rows = []
+        for arm in an.arms:
+            cells = []
+            for scorer in scorers:
+                s = an.arm_scores.get((scope.name, arm, scorer))
+                cells.append("—" if s is None else
+                             f"{text.interval(s.interval, 3)} (sd {text.num(s.std, 3)}, n {s.n})")
+            rows.append({"arm": arm, "cells": cells})
+        tables.append({"scope": scope.label, "scorers": scorers, "rows": rows})
+    return tables
+
+
+def diff_rows(an: Analysis, focus: list[str]) -> list[dict[str, str]]:
+    """Mean differences of every pair on every scorer, focus arms first in each pair."""
+    rows = []
+    for key, d in an.diffs.items():
+        scope, a, b, scorer = key
+        if b in focus and a not in focus:
+            d = d.reversed()
+        iv = d.interval
+        mark = "▲" if iv.low > 0 else "▼" if iv.high < 0 else ""
+        rows.append({"scope": an.scope(scope).label, "pair": f"{d.arm} − {d.baseline}",
+                     "scorer": scorer, "diff": text.pts_interval(iv), "mark": mark,
+                     "test": f"{d.test.name}, {text.pvalue(d.test.p_value)}", "n": str(d.n)})
+    return rows
+
+
+def tag_tables(an: Analysis) -> list[dict[str, Any]]:
+    wanted = [an.primary] + [s.name for s in an.scorers
+                             if s.name != an.primary and an.home_scope(s.name) != TASKS]
+    tables = []
+    for scorer in wanted:
+        rows = [r for r in an.tags if r.scorer == scorer]
+        if not rows:
+            continue
+        rows = sorted(rows, key=lambda r: (-r.n, r.tag))[:MAX_TAGS]
+        tables.append({"scorer": scorer, "arms": an.arms, "rows": [
+            {"tag": r.tag, "n": r.n,
+             "cells": [text.num(r.means[a], 3) if a in r.means else "—" for a in an.arms]}
+            for r in rows]})
+    return tables
+
+
+def cost_context(ev: Evaluation) -> dict[str, Any]:
+    cfg = ev.cost_config
+    currency = cfg.currency if cfg else ""
+    rows = []
+    for c in ev.costs:
+        per_call = ("—" if c.cost_per_call is None
+                    else f"{c.cost_per_call:.6f} ({c.cost_per_call * 1000:.3f} per 1k calls)")
+        rows.append({"arm": c.arm, "responses": c.responses, "cached": c.cached,
+                     "prompt_tokens": text.num(c.prompt_tokens, 1),
+                     "completion_tokens": text.num(c.completion_tokens, 1),
+                     "latency": f"{text.num(c.latency_mean_s, 3)} / {text.num(c.latency_p50_s, 3)}"
+                                f" / {text.num(c.latency_p95_s, 3)}",
+                     "total_s": text.num(c.total_latency_s, 1), "per_call": per_call})
+    notes = []
+    for b in ev.break_evens:
+        if b.calls_to_pay_back is None:
+            notes.append(f"{b.tuned_arm} costs {abs(b.saving_per_call):.6f} {currency} more per "
+                         f"call than {b.other_arm} (or the same): the tune never pays for "
+                         "itself on serving cost alone.")
+            continue
+        line = (f"{b.tuned_arm} saves {b.saving_per_call:.6f} {currency} per call against "
+                f"{b.other_arm}: the training cost ({cfg.training_cost:g} {currency}) is paid "
+                f"back after {b.calls_to_pay_back:,.0f} calls")
+        if b.calls_per_day_needed is not None:
+            line += (f", i.e. {b.calls_per_day_needed:,.0f} calls a day with a re-tune every "
+                     f"{cfg.retune_every_days:g} days")
+        if b.pays_off is not None and cfg.calls_per_day is not None:
+            line += (f"; at the expected {cfg.calls_per_day:,.0f} calls a day it "
+                     f"{'pays for itself' if b.pays_off else 'does not pay for itself'}")
+        notes.append(line + ".")
+    return {"currency": currency, "rows": rows, "notes": notes, "priced": cfg is not None}
+
+
+def run_info(ev: Evaluation) -> dict[str, Any]:
+    m = ev.run.manifest
+    counts = m.get("counts") or {}
+    versions = m.get("package_versions") or {}
+    return {
+        "model": (m.get("model") or {}).get("spec") or (m.get("model") or {}).get("path", "?"),
+        "model_identity": str((m.get("model") or {}).get("identity", "")),
+        "engine": json.dumps((m.get("engine") or {}).get("identity", ""), sort_keys=True),
+        "golden_sets": [{"name": g.get("name"), "n": g.get("n_examples"),
+                         "guard": "yes" if g.get("guard") else "no",
+                         "hash": str(g.get("hash", ""))[:12]} for g in m.get("golden_sets") or []],
+        "arms": [{"name": a.get("name"), "kind": a.get("kind"),
+                  "detail": _arm_detail(a)} for a in m.get("arms") or []],
+        "scorers": [{"name": s.get("name"), "kind": s.get("kind"),
+                     "range": "..".join(f"{v:g}" for v in s.get("range") or [0, 1]),
+                     "direction": "higher" if s.get("higher_is_better", True) else "lower",
+                     "binary": "yes" if s.get("binary") else "no",
+                     "primary": "yes" if s.get("name") == ev.analysis.primary else ""}
+                    for s in m.get("scorers") or []],
+        "suite_hash": str(m.get("suite_hash", ""))[:12],
+        "seed": m.get("seed"), "started_at": m.get("started_at"),
+        "finished_at": m.get("finished_at"), "status": m.get("status"),
+        "responses": len(ev.run.responses),
+        "cached": int(ev.run.responses["cached"].fillna(False).astype(bool).sum()),
+        "generated": counts.get("generated_responses"),
+        "versions": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        "n_resamples": ev.analysis.n_resamples,
+    }
+
+
+def _arm_detail(arm: dict[str, Any]) -> str:
+    adapter = arm.get("adapter")
+    if isinstance(adapter, dict):
+        return f"adapter {adapter.get('name', '')} ({str(adapter.get('content_hash', ''))[:12]})"
+    if arm.get("few_shot") is not None:
+        return f"{arm.get('few_shot')} few-shot examples"
+    return ""
+
+
+def forest_panels(ev: Evaluation) -> list[Panel]:
+    an = ev.analysis
+    focus = an.tuned_arms or an.arms[-1:]
+    wins = []
+    win_scopes = {k[0] for k in an.wins}
+    for scope in an.scopes:
+        for arm in focus:
+            for other in an.arms:
+                win = an.win(scope.name, arm, other) if other != arm else None
+                if win is not None:
+                    where = f" ({scope.label})" if len(win_scopes) > 1 else ""
+                    wins.append(Row(f"{arm} vs {other}{where}", *_iv(win.interval)))
+    diffs = []
+    for arm in focus:
+        for other in (a for a in an.arms if a != arm):
+            for meta in an.scorers:
+                scope = an.home_scope(meta.name)
+                d = an.diff(scope, arm, other, meta.name) if scope else None
+                if d is not None:
+                    where = f" ({an.scope(scope).label})" if scope != TASKS else ""
+                    diffs.append(Row(f"{arm} − {other}: {meta.name}{where}",
+                                     *(100 * v for v in _iv(d.interval))))
+    return [Panel(f"Win rate on {an.primary} (ties count half), 95% interval",
+                  "win rate", tuple(wins), 0.5),
+            Panel("Mean difference per scorer, 95% interval", "points (% of the scorer's range)",
+                  tuple(diffs), 0.0)]
+
+
+def _iv(iv) -> tuple[float, float, float]:
+    return iv.estimate, iv.low, iv.high
+
+
+def comparison_context(comp: Comparison, results: list[GateResult], responses_base,
+                       responses_cur) -> dict[str, Any]:
+    deltas = []
+    for (golden_set, arm, scorer), d in comp.deltas.items():
+        iv = d.interval
+        deltas.append({"scope": golden_set or "all", "arm": arm, "scorer": scorer,
+                       "baseline": text.num(d.baseline_mean, 3),
+                       "current": text.num(d.current_mean, 3), "delta": text.pts_interval(iv),
+                       "mark": "▲" if iv.low > 0 else "▼" if iv.high < 0 else "",
+                       "test": f"{d.test.name}, {text.pvalue(d.test.p_value)}", "n": d.n})
+    counts = [{"arm": arm, "scorer": scorer, "lost": lost, "gained": gained}
+              for (arm, scorer), (lost, gained) in comp.flip_counts().items()]
+    b_text = responses_base.set_index(["arm", "example_id"])["text"].to_dict()
+    c_text = responses_cur.set_index(["arm", "example_id"])["text"].to_dict()
+    flips = [{"direction": "pass → fail" if not f.to_pass else "fail → pass", "arm": f.arm,
+              "scorer": f.scorer, "id": f.example_id, "golden_set": f.golden_set,
+              "before": clip(b_text.get((f.arm, f.example_id)), 300),
+              "after": clip(c_text.get((f.arm, f.example_id)), 300)}
+             for f in comp.flips[:MAX_FLIPS]]
+    return {"baseline_run": comp.baseline_run, "current_run": comp.current_run,
+            "n_common": comp.n_common, "notes": comp.notes, "deltas": deltas,
+            "flip_counts": counts, "flips": flips, "n_flips": len(comp.flips),
+            "gates": gate_rows([r for r in results if r.gate.type == "vs_baseline_run"])}
+
+
+def report_context(ev: Evaluation, plot_link: str) -> dict[str, Any]:
+    an = ev.analysis
+    pair = headline_pair(ev.gates, an)
+    wins = losses = []
+    if pair and an.primary in an.raw:
+        wins, losses = biggest_differences(an, ev.run.examples, ev.run.responses, *pair)
+    focus = an.tuned_arms or an.arms[-1:]
+    v = ev.verdict
+    missing_notes = [f"{w.arm} vs {w.baseline} on {an.scope(scope).label}: {w.n_missing} "
+                     f"examples lack a {w.scorer} score for one of the two and were left out"
+                     for (scope, *_), w in an.wins.items() if w.n_missing]
+    win = an.win(TASKS, *pair) if pair else None
+    headline = None
+    if win is not None:
+        c = win.counts
+        headline = (f"{pair[0]} vs {pair[1]} on {an.primary}: win rate "
+                    f"{text.interval(win.interval)} ({c.wins} wins, {c.ties} ties, "
+                    f"{c.losses} losses of {c.n})")
+    return {
+        "suite": an.suite_name, "run_id": an.run_id, "headline": headline,
+        "description": (ev.run.manifest.get("suite") or {}).get("description", ""),
+        "partial": ev.completeness.summary,
+        "verdict": {"decision": v.decision, "icon": VERDICT_ICONS.get(v.decision, ""),
+                    "exit_code": v.exit_code, "reasons": list(v.reasons),
+                    "examples_needed": v.examples_needed},
+        "gates": gate_rows(ev.results),
+        "primary": an.primary, "tie_margin": an.tie_margin,
+        "matrices": [m for s in an.scopes if (m := win_matrix(an, s.name))],
+        "plot": plot_link,
+        "arm_tables": arm_tables(an), "diffs": diff_rows(an, focus),
+        "missing_notes": missing_notes,
+        "tags": tag_tables(an), "cost": cost_context(ev),
+        "pair": pair, "wins": wins, "losses": losses,
+        "info": run_info(ev),
+        "comparison": (comparison_context(ev.comparison, ev.results, ev.baseline.responses,
+                                          ev.run.responses) if ev.comparison else None),
+    }
+
+
+def compare_context(ce: CompareEvaluation, plot_link: str) -> dict[str, Any]:
+    ctx = comparison_context(ce.comparison, ce.results, ce.baseline.responses,
+                             ce.current.responses)
+    ctx.update(suite=ce.comparison.suite_name, decision=ce.decision, exit_code=ce.exit_code,
+               icon=VERDICT_ICONS.get(ce.decision, ""), plot=plot_link,
+               reasons=[r.reason for r in ce.results if r.status == FAIL])
+    return ctx
+
+
+def compare_panels(ce: CompareEvaluation) -> list[Panel]:
+    drop = max((r.gate.drop for r in ce.results), default=0.0)
+    rows = tuple(Row(f"{d.arm}: {d.scorer}" + (f" ({gs})" if gs else ""),
+                     *(100 * v for v in _iv(d.interval)))
+                 for (gs, _, _), d in ce.comparison.deltas.items()
+                 if not any(math.isnan(x) for x in _iv(d.interval)))
+    return [Panel("Current − baseline run, 95% interval", "points (% of the scorer's range)",
+                  rows, 0.0, -100 * drop)]
