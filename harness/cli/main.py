@@ -38,3 +38,7 @@ for module_name in COMMAND_MODULES:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
