@@ -143,7 +143,7 @@ def test_schema_command_prints_the_json_schema():
     assert {"name", "golden_sets", "arms", "scorers", "gates"} <= set(schema["properties"])
 
 
-@pytest.mark.parametrize("suite_file", ["suites/demo.yaml"])
+@pytest.mark.parametrize("suite_file", ["suites/demo.yaml", "suites/demo-vllm.yaml"])
 def test_shipped_suites_are_valid(suite_file):
     from tests.conftest import REPO
 
