@@ -99,7 +99,7 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
         "suite_name": suite.name,
         "suite_path": str(suite.path),
         "suite_hash": suite_hash,
-        "suite": suite.model_dump(mode="json"),
+        "suite": suite.model_dump(mode="json", exclude_unset=True),  # as written
         "golden_sets": [{"name": gs.name, "path": str(gs.path), "hash": gs.content_hash,
                          "n_examples": len(gs.examples), "guard": gs.guard}
                         for gs in golden_sets],

@@ -100,3 +100,22 @@ def test_no_resume_starts_a_fresh_run(suite_factory, tmp_path):
     manifest.write_text(yaml.safe_dump(data))
     fresh = run_suite(load_suite(suite_path), resume=False)
     assert not fresh.resumed and fresh.run_dir != first.run_dir
+
+
+def test_cli_run_writes_a_report_that_says_how_much_came_from_cache(suite_factory, tmp_path):
+    from click.testing import CliRunner
+
+    from harness.cli.main import cli
+
+    suite_path = suite_factory(gates=[{"type": "threshold", "arm": "prompt",
+                                       "scorer": "contains", "min": 0.0}])
+    first = CliRunner().invoke(cli, ["run", str(suite_path)])
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(cli, ["run", str(suite_path)])
+    assert second.exit_code == 0, second.output
+    assert "4 from cache, 0 generated" in second.output
+    reports = sorted((tmp_path / "reports").glob("tiny-*.md"))
+    assert len(reports) == 2
+    text = reports[-1].read_text()
+    assert "APPROVE" in text
+    assert "cache" in text.lower()
