@@ -53,6 +53,10 @@ class VLLMEngineSpec(Strict):
     request_timeout_s: float = Field(120.0, gt=0)
     startup_timeout_s: float = Field(300.0, gt=0)
     extra_args: list[str] = Field(default_factory=list)
+    command: list[str] | None = Field(None, description="full command that starts an "
+                                      "OpenAI-compatible vLLM server, instead of `python`")
+    mixed_batches: bool | None = Field(None, description="send base and adapter requests "
+                                       "together (default: yes, except on the CPU build)")
 
     @model_validator(mode="after")
     def _attached_needs_url(self) -> VLLMEngineSpec:

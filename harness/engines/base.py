@@ -22,7 +22,7 @@ class Engine(ABC):
 
     @abstractmethod
     def identity(self) -> dict[str, Any]:
-        """What identifies this engine's outputs: kind, model identity, dtype... (for the cache key)."""
+        """What identifies this engine's outputs (kind, model identity, dtype): the cache key."""
 
     @abstractmethod
     def generate(
@@ -34,7 +34,7 @@ class Engine(ABC):
         has already been passed to `progress`, so nothing generated is lost.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: engines holding nothing need no close
         """Release what the engine holds (models, servers). Safe to call twice."""
 
     def __enter__(self) -> Engine:
