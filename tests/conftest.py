@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+# Before anything imports torch: OpenMP threads that busy-wait slow everything ~10x when the
+# machine runs other jobs (see harness/cli/main.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -6,9 +6,11 @@ vLLM's chat endpoint does, so both engines see the same token ids.
 
 Batching (harness/engines/batching.py): requests are grouped by adapter and generation
 parameters and bucketed by prompt length; each batch is one left-padded `model.generate` call.
-- Greedy (temperature 0) output does not depend on the batch in exact arithmetic; in bf16 the
-  padded matmuls round differently, so a long greedy continuation can rarely diverge from the
-  one-at-a-time output. fp32 gives the same tokens batched or not.
+- Greedy (temperature 0) output does not depend on the batch in exact arithmetic, and in fp32
+  it does not (24/24 answers of 64 tokens identical batched and one at a time). In bf16 a
+  different batch shape rounds differently and near-tied tokens flip: 15 of those 24 answers
+  diverged somewhere. bf16 greedy output is reproducible for the same requests (the same
+  batches), but depends on which requests share a batch; use dtype float32 where that matters.
 - Sampled output (temperature > 0) is seeded per batch from `params.seed`, so a run is
   reproducible, but a request's sample depends on which requests share its batch.
 - `latency_s` is the batch's wall time shared equally among its requests (loading an adapter
