@@ -10,6 +10,7 @@ directory, and whatever was generated is served from the cache.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -251,10 +252,16 @@ def _training_overlap_warnings(arms: list[Arm], golden_sets: list[GoldenSet]) ->
         adapter = getattr(arm, "adapter", None)
         if adapter is None:
             continue
-        from harness.train.manifest import training_overlap
+        from harness.train.leakage import overlaps_with_manifest
 
+        manifest_path = Path(adapter.path) / "manifest.json"
+        if not manifest_path.is_file():
+            warnings.append(f"adapter of arm '{arm.name}' has no manifest.json: cannot check "
+                            "that it never saw the golden sets")
+            continue
+        manifest = json.loads(manifest_path.read_text())
         for gs in golden_sets:
-            overlap = training_overlap(Path(adapter.path), gs.examples)
+            overlap = overlaps_with_manifest(manifest, gs.examples)
             if overlap:
                 shown = ", ".join(overlap[:5]) + (" ..." if len(overlap) > 5 else "")
                 warnings.append(f"adapter of arm '{arm.name}' was trained on {len(overlap)} "

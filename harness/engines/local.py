@@ -111,6 +111,9 @@ class LocalEngine(Engine):
                 f"engine max_loaded_adapters must be at least 1, got {max_loaded_adapters}"
             )
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the run shows its own rich progress
 
         if threads is not None:
             torch.set_num_threads(threads)  # process-wide: torch has no per-model setting
