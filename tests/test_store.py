@@ -82,5 +82,5 @@ def test_load_run_names_what_is_missing(tmp_path):
     with pytest.raises(RunError, match="not a run directory"):
         load_run(tmp_path)
     (tmp_path / "manifest.json").write_text("{}")
-    with pytest.raises(RunError, match="examples.jsonl is missing"):
+    with pytest.raises(RunError, match=r"examples\.jsonl is missing"):
         load_run(tmp_path)
