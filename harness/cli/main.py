@@ -11,8 +11,7 @@ import click
 # jobs that makes generation ~10x slower (measured on 2 cores). Must be set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# Each module defines click commands and a `register(group)` function; a module missing from
-# this list is simply not part of the CLI.
+# Each module defines its click commands and a `register(group)` function that adds them.
 COMMAND_MODULES = [
     "harness.cli.run",
     "harness.cli.suite",
@@ -32,13 +31,7 @@ def cli(debug: bool) -> None:
 
 
 for module_name in COMMAND_MODULES:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        continue
-    module.register(cli)
+    importlib.import_module(module_name).register(cli)
 
 
 def main() -> None:
