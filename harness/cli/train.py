@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("config_file", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True,
-              help="Overwrite an existing adapter of the same name (and discard old checkpoints).")
+              help="Overwrite an existing adapter of the same name; without --resume, also "
+              "discard the checkpoints of an interrupted run.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted training from its last checkpoint.")
 @click.option("--drop-overlaps", is_flag=True,

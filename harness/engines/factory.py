@@ -6,6 +6,7 @@ from pathlib import Path
 
 from harness.config import LocalEngineSpec, Suite, VLLMEngineSpec
 from harness.engines.base import Engine
+from harness.engines.dtypes import resolve_dtype_name
 from harness.models import ResolvedModel
 from harness.types import AdapterRef
 
@@ -32,7 +33,5 @@ def engine_identity(suite: Suite, model: ResolvedModel) -> dict[str, str]:
     kind = suite.engine.kind
     dtype = suite.model.dtype
     if kind == "local":
-        from harness.engines.local import resolve_dtype_name
-
         dtype = resolve_dtype_name(dtype)
     return {"kind": kind, "model": model.identity, "dtype": dtype}

@@ -24,7 +24,6 @@ added with `load_adapter`, and base requests run inside `disable_adapter()`. At 
 from __future__ import annotations
 
 import gc
-import platform
 import time
 import warnings
 from collections import OrderedDict
@@ -37,6 +36,7 @@ import torch
 
 from harness.engines.base import Engine, ProgressCallback
 from harness.engines.batching import Batch, plan_batches
+from harness.engines.dtypes import default_device, resolve_dtype_name
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel
 from harness.types import AdapterRef, GenerationParams, Request, Response
@@ -44,36 +44,8 @@ from harness.types import AdapterRef, GenerationParams, Request, Response
 _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU does bf16 in hardware (else torch emulates it, slower than fp32)."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False  # not Linux: play safe with fp32
-    flags = set(cpuinfo.split())
-    if platform.machine() in ("aarch64", "arm64"):
-        return "bf16" in flags
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
 def resolve_dtype(name: str, device: str) -> torch.dtype:
-    """"auto": bf16 on CUDA (fp16 on GPUs without bf16) and on CPUs with native bf16, else fp32."""
-    if name in _DTYPES:
-        return _DTYPES[name]
-    if name != "auto":
-        raise ConfigError(f"engine dtype {name!r} is not one of: auto, {', '.join(_DTYPES)}")
-    if device == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_dtype_name(name: str, device: str | None = None) -> str:
-    """The dtype name `LocalEngine.identity()` will report, known without loading the model."""
-    return dtype_name(resolve_dtype(name, device or default_device()))
+    return _DTYPES[resolve_dtype_name(name, device)]
 
 
 def dtype_name(dtype: torch.dtype) -> str:

@@ -263,6 +263,8 @@ def _save_and_publish(trainer: Any, job: TrainJob, manifest_args: dict[str, Any]
     shutil.rmtree(staging, ignore_errors=True)
     trainer.model.save_pretrained(staging, safe_serialization=True, save_embedding_layers=False)
     (staging / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+    for f in staging.iterdir():  # safetensors writes 0600; a shared store must be readable
+        f.chmod(0o644)
     problems = check_vllm_compatible(staging)
     if problems:
         raise ModelError(f"the trained adapter cannot be served by vLLM ({'; '.join(problems)}); "
