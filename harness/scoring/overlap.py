@@ -19,12 +19,15 @@ def rouge_l(field: str | None = None, use_stemmer: bool = False) -> Any:
     """ROUGE-L F-measure (longest common subsequence) from rouge-score."""
     check_field(field)
     check_bool("use_stemmer", use_stemmer)
-    from rouge_score.rouge_scorer import RougeScorer
-
-    rouge = RougeScorer(["rougeL"], use_stemmer=use_stemmer)
+    rouge: list[Any] = []  # built on first use: rouge-score imports nltk (~1 s), which a
+    # suite that only validates, or whose scores are all done, should not pay
 
     def compare(output: str, reference: str, example: Example) -> Score:
-        result = rouge.score(target=reference, prediction=output)["rougeL"]
+        if not rouge:
+            from rouge_score.rouge_scorer import RougeScorer
+
+            rouge.append(RougeScorer(["rougeL"], use_stemmer=use_stemmer))
+        result = rouge[0].score(target=reference, prediction=output)["rougeL"]
         return Score(
             result.fmeasure, f"precision {result.precision:.2f}, recall {result.recall:.2f}"
         )
