@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.decision.config import CostConfig, GateSpec
 from harness.errors import ConfigError
+from harness.pydantic_paths import model_at
 from harness.train.config import TrainConfig
 from harness.types import GenerationParams, stable_hash
 from harness.yamlio import LinePath, format_loc, line_of, load_yaml_with_lines
@@ -231,7 +232,7 @@ def _describe_validation_error(path: Path, exc: ValidationError, lines: dict) ->
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
     kind = first["type"]
     if kind == "extra_forbidden":
-        parent_model = _model_at(loc[:-1])
+        parent_model = model_at(Suite, loc[:-1])
         allowed = sorted(parent_model.model_fields) if parent_model else []
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         message = f"unknown field '{loc[-1]}'"
@@ -250,33 +251,6 @@ def _describe_validation_error(path: Path, exc: ValidationError, lines: dict) ->
 
 
 _UNION_TAGS = {"local", "vllm", "prompt", "tuned", "str", "ScorerSpec"}
-
-
-def _model_at(loc: LinePath) -> type[BaseModel] | None:
-    """The pydantic model that a location points into, for listing its allowed fields."""
-    model: Any = Suite
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        if field is None:
-            return None
-        model = _first_model(field.annotation)
-        if model is None:
-            return None
-    return model
-
-
-def _first_model(annotation: Any) -> type[BaseModel] | None:
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _semantic_problems(suite: Suite) -> list[tuple[LinePath, str]]:

@@ -11,7 +11,6 @@ This module must not import `harness.config` at import time (that module imports
 from __future__ import annotations
 
 import difflib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +26,7 @@ from pydantic import (
 
 from harness.adapters_io import VLLM_LORA_RANKS
 from harness.errors import ConfigError
+from harness.pydantic_paths import model_at
 from harness.types import stable_hash
 from harness.yamlio import LinePath, format_loc, line_of, load_yaml_with_lines
 
@@ -298,7 +298,7 @@ def describe_validation_error(path: Path, exc: ValidationError, lines: dict[Line
     first = errors[0]
     loc = prefix + tuple(first["loc"])
     if first["type"] == "extra_forbidden":
-        parent = _model_at(model, tuple(first["loc"])[:-1])
+        parent = model_at(model, tuple(first["loc"])[:-1])
         allowed = sorted(parent.model_fields) if parent else []
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         message = f"unknown field '{loc[-1]}'"
@@ -319,25 +319,3 @@ def describe_validation_error(path: Path, exc: ValidationError, lines: dict[Line
     return f"{where}{format_loc(loc)}: {message}{more}"
 
 
-def _model_at(model: type[BaseModel], loc: LinePath) -> type[BaseModel] | None:
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
-        if info is None:
-            return None
-        current = _first_model(info.annotation)
-        if current is None:
-            return None
-    return current
-
-
-def _first_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
