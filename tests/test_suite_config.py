@@ -155,3 +155,17 @@ def test_unknown_scorer_option_is_rejected_at_validation(suite_factory):
     code, output = invoke("validate", str(path))
     assert code == 2
     assert_one_line_error(output, "scorers[0]", "feild")
+
+
+def test_adapter_trained_on_another_base_model_is_a_model_error(suite_factory, tmp_path):
+    adapter = tmp_path / "adapters" / "foreign"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text(json.dumps(
+        {"peft_type": "LORA", "r": 8, "target_modules": ["q_proj"]}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"\0" * 16)
+    (adapter / "manifest.json").write_text(json.dumps(
+        {"base_model": {"identity": "some-other-model@1"}}))
+    path = suite_factory(arms=[{"name": "tuned", "kind": "tuned", "adapter": "adapters/foreign"}])
+    code, output = invoke("run", str(path))
+    assert code == 4
+    assert_one_line_error(output, "trained on base model 'some-other-model@1'")
