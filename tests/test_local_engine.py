@@ -40,16 +40,24 @@ def engine(default_model):
 
 
 def make_adapter(base_path: str, folder: Path, seed: int) -> AdapterRef:
-    """A real LoRA adapter whose random non-zero lora_B makes it change the model's output."""
+    """A real LoRA adapter with seeded random factors, strong enough to change the output.
+
+    Both factors are seeded: peft draws lora_A from the global RNG, and an unlucky draw made two
+    "different" adapters answer alike. lora_alpha 32 (scale 4) keeps the effect well above noise.
+    """
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-    model = get_peft_model(base, LoraConfig(r=8, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    config = LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"])
+    model = get_peft_model(base, config)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():
-            if "lora_B" in name:  # peft initialises lora_B to zero: a no-op adapter
+            # peft initialises lora_B to zero (a no-op adapter) and lora_A unseeded.
+            if "lora_A" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
+            elif "lora_B" in name:
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
     model.save_pretrained(folder)
     digest = hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()
