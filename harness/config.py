@@ -7,7 +7,6 @@ a suite are resolved relative to the suite file, so a suite works from any worki
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.decision.config import CostConfig, GateSpec
 from harness.errors import ConfigError
-from harness.pydantic_paths import model_at
+from harness.pydantic_paths import describe_validation_error
 from harness.train.config import TrainConfig
 from harness.types import GenerationParams, stable_hash
 from harness.yamlio import LinePath, format_loc, line_of, load_yaml_with_lines
@@ -209,7 +208,8 @@ def load_suite(path: str | Path) -> Suite:
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe_validation_error(path, exc, lines)) from exc
+        raise ConfigError(describe_validation_error(path, exc, lines, Suite,
+                                                    skip=_UNION_TAGS)) from exc
     suite._path = path.resolve()
     problems = _semantic_problems(suite)
     if problems:
@@ -224,33 +224,7 @@ def _where(path: Path, lines: dict[LinePath, int], loc: LinePath) -> str:
     return f"{path}:{line}: " if line else f"{path}: "
 
 
-def _describe_validation_error(path: Path, exc: ValidationError, lines: dict) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    # Discriminated unions add the tag to the location ("arms", 0, "prompt", "x"): drop it so
-    # the path is the one a user sees in the file.
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        parent_model = model_at(Suite, loc[:-1])
-        allowed = sorted(parent_model.model_fields) if parent_model else []
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        message = f"unknown field '{loc[-1]}'"
-        if hint:
-            message += f" (did you mean '{hint[0]}'?)"
-        elif allowed:
-            message += f"; expected one of: {', '.join(allowed)}"
-    elif kind == "missing":
-        message = "required field is missing"
-    else:
-        got = first.get("input")
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        message = f"{first['msg']} (got {shown})"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    return _where(path, lines, loc) + f"{format_loc(loc)}: {message}{more}"
-
-
-_UNION_TAGS = {"local", "vllm", "prompt", "tuned", "str", "ScorerSpec"}
+_UNION_TAGS = frozenset({"local", "vllm", "prompt", "tuned", "str", "ScorerSpec"})
 
 
 def _semantic_problems(suite: Suite) -> list[tuple[LinePath, str]]:

@@ -10,7 +10,6 @@ This module must not import `harness.config` at import time (that module imports
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +25,7 @@ from pydantic import (
 
 from harness.adapters_io import VLLM_LORA_RANKS
 from harness.errors import ConfigError
-from harness.pydantic_paths import model_at
+from harness.pydantic_paths import describe_validation_error
 from harness.types import stable_hash
 from harness.yamlio import LinePath, format_loc, line_of, load_yaml_with_lines
 
@@ -289,33 +288,5 @@ def _check_files(path: Path, lines: dict[LinePath, int], prefix: LinePath, confi
         line = line_of(lines, loc)
         where = f"{path}:{line}: " if line else f"{path}: "
         raise ConfigError(f"{where}{format_loc(loc)}: {message}")
-
-
-def describe_validation_error(path: Path, exc: ValidationError, lines: dict[LinePath, int],
-                              model: type[BaseModel], prefix: LinePath = ()) -> str:
-    """One line: file:line: field.path: problem (with a did-you-mean for unknown fields)."""
-    errors = exc.errors()
-    first = errors[0]
-    loc = prefix + tuple(first["loc"])
-    if first["type"] == "extra_forbidden":
-        parent = model_at(model, tuple(first["loc"])[:-1])
-        allowed = sorted(parent.model_fields) if parent else []
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        message = f"unknown field '{loc[-1]}'"
-        if hint:
-            message += f" (did you mean '{hint[0]}'?)"
-        elif allowed:
-            message += f"; expected one of: {', '.join(allowed)}"
-    elif first["type"] == "missing":
-        message = "required field is missing"
-    else:
-        got = first.get("input")
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        text = first["msg"].removeprefix("Value error, ")
-        message = text if first["type"] == "value_error" else f"{text} (got {shown})"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    line = line_of(lines, loc)
-    where = f"{path}:{line}: " if line else f"{path}: "
-    return f"{where}{format_loc(loc)}: {message}{more}"
 
 
