@@ -33,7 +33,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.engines.local import LocalEngine  # noqa: E402
+from harness.engines._transformers import LocalEngine  # noqa: E402
 from harness.models import resolve_model  # noqa: E402
 from harness.types import GenerationParams, Message, Request  # noqa: E402
 

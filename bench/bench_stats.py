@@ -18,8 +18,8 @@ from pathlib import Path
 
 from harness.decision.analysis import analyse
 from harness.decision.completeness import load_scored_run
-from harness.decision.simulate import SimArm, SimRun, write_run
 from harness.report import write_reports
+from tests.simulate import SimArm, SimRun, write_run
 
 
 def best_of(repeats: int, fn) -> tuple[float, object]:

@@ -51,7 +51,7 @@ def peak_memory() -> dict[str, float]:
 def run_harness(steps: int, quantization: str, threads: int | None) -> dict:
     import yaml
 
-    from harness.train.config import load_train_job
+    from harness.train.job import load_train_job
     from harness.train.trainer import train_adapter
 
     folder = Path(tempfile.mkdtemp(prefix="bench-train-"))

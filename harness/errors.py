@@ -51,6 +51,12 @@ class LeakageError(HarnessError):
     exit_code = 7
 
 
+class BudgetExceeded(HarnessError):
+    """Generation reached `--max-cost`; what was generated is kept."""
+
+    exit_code = 8
+
+
 # Verdict exit codes (harness run / harness compare) are documented with the gates.
 EXIT_OK = 0
 EXIT_BUG = 1

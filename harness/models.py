@@ -127,10 +127,22 @@ class ResolvedModel:
 
     path: str  # local folder, or a hub id for users with internet
     identity: str  # goes into cache keys and manifests; stable across machines
+    # The identity harness gave this model before weights were hashed (config + file sizes):
+    # adapters trained then recorded it, and are still accepted when it matches.
+    legacy_identity: str | None = None
 
     @property
     def is_local(self) -> bool:
         return Path(self.path).is_dir()
+
+    @property
+    def label(self) -> str:
+        """A short name for reports: the identity without its hash."""
+        return self.identity.split("@", 1)[0].removeprefix("local:").removeprefix("hub:")
+
+    def accepts(self, recorded: str) -> bool:
+        """Is `recorded` (an adapter's base model identity) this model?"""
+        return recorded in (self.identity, self.legacy_identity)
 
 
 def resolve_model(spec: str, base_dir: Path | None = None) -> ResolvedModel:
@@ -143,7 +155,8 @@ def resolve_model(spec: str, base_dir: Path | None = None) -> ResolvedModel:
     if spec == DEFAULT_MODEL:
         folder = prepare_default_model()
         meta = json.loads((folder / "harness_model.json").read_text())
-        return ResolvedModel(str(folder), f"{DEFAULT_MODEL_NAME}@gguf:{meta['gguf_sha256'][:16]}")
+        identity = f"{DEFAULT_MODEL_NAME}@gguf:{meta['gguf_sha256'][:16]}"
+        return ResolvedModel(str(folder), identity, identity)
     candidate = Path(spec).expanduser()
     if not candidate.is_absolute() and base_dir is not None:
         candidate = base_dir / candidate
@@ -151,18 +164,64 @@ def resolve_model(spec: str, base_dir: Path | None = None) -> ResolvedModel:
         if not (candidate / "config.json").is_file():
             raise ModelError(f"model folder {candidate} has no config.json: "
                              "not a Hugging Face model")
-        identity = f"local:{candidate.name}@{folder_fingerprint(candidate)}"
-        return ResolvedModel(str(candidate.resolve()), identity)
+        identity = f"local:{candidate.name}@{folder_content_hash(candidate)}"
+        legacy = f"local:{candidate.name}@{folder_fingerprint(candidate)}"
+        return ResolvedModel(str(candidate.resolve()), identity, legacy)
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") != 1
     if looks_like_path:
         raise ModelError(f"model folder {candidate} does not exist")
     return ResolvedModel(spec, f"hub:{spec}")
 
 
+# Files of a model folder that can change its outputs: weights, config, tokenizer, template.
+_CONTENT_SUFFIXES = {".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", ".gguf",
+                     ".pt", ".pth", ".tiktoken"}
+_NOT_CONTENT = {"harness_model.json"}
+
+
+def folder_content_hash(folder: Path) -> str:
+    """Identity of a model folder by content: sha256 of every weight, config and tokenizer file.
+
+    Hashing a 257 MB checkpoint takes a few tenths of a second; each file's hash is cached by
+    (path, size, mtime), so a re-run pays it only after the file changed.
+    """
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in _CONTENT_SUFFIXES
+                   and p.name not in _NOT_CONTENT and not p.name.startswith("."))
+    return stable_hash({str(p.relative_to(folder)): cached_file_sha256(p) for p in files})[:16]
+
+
+def cached_file_sha256(path: Path) -> str:
+    from harness.hash_cache import FileHashCache
+
+    return FileHashCache.shared().sha256(path)
+
+
 def folder_fingerprint(folder: Path) -> str:
-    """A cheap identity of a model folder: its config plus the names and sizes of its weights."""
+    """The identity harness used before weights were hashed: config, weight names and sizes."""
     config = json.loads((folder / "config.json").read_text())
     weights = sorted(
         (p.name, p.stat().st_size) for p in folder.iterdir() if p.suffix in {".safetensors", ".bin"}
     )
     return stable_hash({"config": config, "weights": weights})[:16]
+
+
+def model_spec_problem(spec: str, base_dir: Path | None = None) -> str | None:
+    """What `resolve_model(spec)` would refuse, checked without converting or hashing anything
+    (for `harness validate`); None when it would load."""
+    if spec == DEFAULT_MODEL:
+        try:
+            if not (prepared_default_dir() / "harness_model.json").is_file():
+                default_gguf_path()
+        except ModelError as exc:
+            return exc.message
+        return None
+    candidate = Path(spec).expanduser()
+    if not candidate.is_absolute() and base_dir is not None:
+        candidate = base_dir / candidate
+    if candidate.exists():
+        if not (candidate / "config.json").is_file():
+            return f"model folder {candidate} has no config.json: not a Hugging Face model"
+        return None
+    if spec.startswith((".", "/", "~")) or spec.count("/") != 1:
+        return f"model folder {candidate} does not exist"
+    return None

@@ -1,10 +1,14 @@
-"""Orchestration of `harness run`: wires config, golden sets, arms, engine, cache, scorers and the
-run store. It owns no business rule; each stage lives in its own module.
+"""Orchestration of `harness run`: wires config, golden sets, arms, engines, cache, scorers and
+the run store. It owns no business rule; each stage lives in its own module.
 
 Everything is written as it is produced: a response goes to the cache and to responses.jsonl the
-moment the engine finishes it, and a score the moment it is computed. A killed run therefore
-resumes where it stopped: the next `harness run` of the same suite continues the unfinished run
-directory, and whatever was generated is served from the cache.
+moment an engine finishes it, and a score the moment it is computed, each line keyed by what
+produced it. A killed run resumes where it stopped, but only when its inputs are unchanged (the
+input identity: suite, golden-set contents, prompts, models, adapters); otherwise a new run
+starts and the cache supplies every response whose key still matches.
+
+Each arm runs on its own engine (the suite's default, or one of `engines:`); the engines are
+built one after another, only when something is not cached, and closed right after.
 """
 
 from __future__ import annotations
@@ -28,24 +32,33 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from harness.arms import Arm, build_arms
-from harness.config import Suite
-from harness.engines.factory import engine_identity, make_engine
-from harness.errors import ConfigError, EngineError
+from harness.arms.base import Arm, ArmContext
+from harness.engines.base import ResolvedEngine
+from harness.engines.openai_compat import estimate_tokens
+from harness.errors import BudgetExceeded, ConfigError, EngineError
 from harness.golden import GoldenSet, load_golden_set, normalize_text
-from harness.models import resolve_model
-from harness.scoring import build_scorer
+from harness.manifest import (
+    ArmRecord,
+    EngineRecord,
+    GoldenSetRecord,
+    RunManifest,
+    ScorerRecord,
+)
+from harness.scoring import BoundScorer, build_scorer
+from harness.spec.base import PriceSpec
+from harness.spec.suite import ScorerSpec, Suite
 from harness.store import (
     ResponseCache,
     RunStore,
+    example_uid,
     find_resumable_run,
-    new_run_id,
+    new_run_dir,
     now_iso,
 )
-from harness.types import Example, Request, Response
+from harness.types import Example, Request, Response, Sample, stable_hash
 
 KEY_PACKAGES = ["harness", "torch", "transformers", "peft", "trl", "bitsandbytes",
-                "sentence-transformers", "qdrant-client", "numpy", "scipy", "pandas"]
+                "sentence-transformers", "qdrant-client", "numpy", "scipy", "pandas", "httpx"]
 
 
 @dataclass
@@ -54,6 +67,7 @@ class RunResult:
     resumed: bool
     counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    estimated_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,9 +77,34 @@ class WorkItem:
     request: Request
     key: str
 
+    @property
+    def uid(self) -> str:
+        return example_uid(self.example.golden_set, self.example.id)
+
+
+@dataclass
+class Spend:
+    """Money spent on priced arms in this run, against `--max-cost`."""
+
+    limit: float | None
+    currency: str = "USD"
+    spent: float = 0.0
+
+    def add(self, price: PriceSpec | None, response: Response) -> None:
+        if price is None or response.cached:
+            return
+        self.spent += price.per_call(response.prompt_tokens, response.completion_tokens,
+                                     response.latency_s)
+        if self.limit is not None and self.spent >= self.limit:
+            raise BudgetExceeded(
+                f"spent {self.spent:.4f} {self.currency}, reaching --max-cost {self.limit:g}: "
+                "generation stopped; everything generated so far is kept (run again with a "
+                "larger --max-cost to continue)")
+
 
 def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = True,
-              limit: int | None = None) -> RunResult:
+              limit: int | None = None, new_run: bool = False,
+              max_cost: float | None = None) -> RunResult:
     console = console or Console()
     warnings: list[str] = []
     golden_sets = [
@@ -77,107 +116,166 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
         warnings.extend(gs.warnings)
     examples = [e for gs in golden_sets for e in gs.examples]
 
-    model = resolve_model(suite.model.base, suite.base_dir)
-    arms = build_arms(suite, model.identity)
+    engines = resolve_engines(suite)
+    for resolved in engines.values():
+        warnings.extend(resolved.warnings)
+    ctx = ArmContext(suite, engines)
+    arms = [ctx.arm(spec.name) for spec in suite.arms]
     _refuse_few_shot_leakage(suite, arms, golden_sets)
     warnings.extend(_training_overlap_warnings(arms, golden_sets))
     scorers = {spec.name: (spec, build_scorer(spec.scorer_kind, spec.options,
                                               base_dir=suite.base_dir))
                for spec in suite.scorer_specs}
+    prices = {arm.name: arm_price(suite, arm) for arm in arms}
 
+    parts = input_parts(suite, golden_sets, arms, engines)
+    identity = stable_hash(parts)
     runs_root = suite.resolve(suite.output.runs_dir) / suite.name
-    suite_hash = suite.content_hash()
-    resumable = find_resumable_run(runs_root, suite_hash) if resume else None
-    run_dir = resumable or runs_root / new_run_id()
+    found = find_resumable_run(runs_root, identity, parts) if resume and not new_run else None
+    resumed = found is not None and found.run_dir is not None
+    run_dir = found.run_dir if found is not None and found.run_dir else new_run_dir(runs_root)
     store = RunStore(run_dir)
     cache = ResponseCache(suite.resolve(suite.output.cache) if suite.output.cache
                           else suite.resolve(suite.output.runs_dir) / "cache.sqlite")
-    identity = engine_identity(suite, model)
-
-    manifest: dict[str, Any] = {
-        **store.read_manifest(),
-        "run_id": run_dir.name,
-        "suite_name": suite.name,
-        "suite_path": str(suite.path),
-        "suite_hash": suite_hash,
-        "suite": suite.model_dump(mode="json", exclude_unset=True),  # as written
-        "golden_sets": [{"name": gs.name, "path": str(gs.path), "hash": gs.content_hash,
-                         "n_examples": len(gs.examples), "guard": gs.guard}
-                        for gs in golden_sets],
-        "model": {"spec": suite.model.base, "path": model.path, "identity": model.identity},
-        "engine": {"identity": identity},
-        "arms": [arm.describe() for arm in arms],
-        "scorers": [{"name": name, "kind": spec.scorer_kind, "range": list(bound.info.range),
-                     "higher_is_better": bound.info.higher_is_better,
-                     "binary": bound.info.binary, "primary": name == suite.primary,
-                     "golden_sets": spec.golden_sets, "options": spec.options}
-                    for name, (spec, bound) in scorers.items()],
-        "primary_scorer": suite.primary,
-        "seed": suite.generation.seed,
-        "package_versions": package_versions(),
-        "python": platform.python_version(),
-        "status": "running",
-        "finished_at": None,
-        "warnings": warnings,
-    }
-    manifest.setdefault("started_at", now_iso())
-    manifest.setdefault("resumed_at", [])
-    if resumable:
-        manifest["resumed_at"].append(now_iso())
-    store.write_manifest(manifest)
-    store.write_examples([
-        {"id": e.id, "golden_set": e.golden_set, "tags": list(e.tags), "reference": e.reference,
-         "prompt": e.user_text, "metadata": e.metadata}
-        for e in examples
-    ])
-
-    counts = {"examples": len(examples), "arms": len(arms)}
     try:
-        with _progress(console) as progress:
-            gen_counts = _generate(suite, model, arms, examples, store, cache, identity,
-                                   run_dir, progress)
-            counts.update(gen_counts)
-            counts["scores"] = _score(scorers, arms, examples, store, progress)
-    except BaseException as exc:
-        manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        manifest["counts"] = counts
+        previous = store.read_manifest()
+        manifest = _manifest(suite, run_dir, identity, parts, golden_sets, engines, arms,
+                             scorers, prices, warnings)
+        if previous is not None:
+            manifest.started_at = previous.started_at
+            manifest.resumed_at = [*previous.resumed_at, now_iso()]
+        if found is not None and found.not_resumed:
+            manifest.previous_run = found.not_resumed
+            warnings.append(found.not_resumed)
         store.write_manifest(manifest)
-        raise
+        store.write_examples([
+            {"uid": example_uid(e.golden_set, e.id), "id": e.id, "golden_set": e.golden_set,
+             "tags": list(e.tags), "reference": e.reference, "prompt": e.user_text,
+             "metadata": e.metadata}
+            for e in examples
+        ])
+        counts = {"examples": len(examples), "arms": len(arms)}
+        spend = Spend(max_cost, manifest.currency)
+        try:
+            with _progress(console) as progress:
+                counts.update(_generate(suite, engines, arms, examples, store, cache, run_dir,
+                                        progress, prices, spend, console))
+                store.sync()
+                counts["scores"] = _score(scorers, arms, examples, store, progress)
+                store.sync()
+        except BaseException as exc:
+            manifest.status = ("interrupted" if isinstance(exc, KeyboardInterrupt)
+                               else "stopped" if isinstance(exc, BudgetExceeded) else "failed")
+            manifest.counts = counts
+            store.write_manifest(manifest)
+            raise
+        manifest.status, manifest.finished_at, manifest.counts = "complete", now_iso(), counts
+        store.write_manifest(manifest)
     finally:
         store.close()
         cache.close()
-    manifest.update(status="complete", finished_at=now_iso(), counts=counts)
-    store.write_manifest(manifest)
-    return RunResult(run_dir=run_dir, resumed=resumable is not None, counts=counts,
-                     warnings=warnings)
+    return RunResult(run_dir=run_dir, resumed=resumed, counts=counts, warnings=warnings,
+                     estimated_cost=counts.get("estimated_cost_micro", 0) / 1e6 or None)
 
 
-def _generate(suite: Suite, model, arms: list[Arm], examples: list[Example], store: RunStore,
-              cache: ResponseCache, identity: dict[str, Any], run_dir: Path,
-              progress: Progress) -> dict[str, int]:
-    done = store.done_responses()
-    items = [
-        WorkItem(arm, ex, request, ResponseCache.key(identity, request))
-        for arm in arms for ex in examples
-        if (arm.name, ex.id) not in done
-        for request in [arm.build(ex)]
-    ]
-    counts = {"responses": len(done), "cached_responses": sum(
-        1 for r in done.values() if r.get("cached")), "generated_responses": 0}
-    task = progress.add_task("generating", total=len(arms) * len(examples),
-                             completed=len(done))
+def resolve_engines(suite: Suite) -> dict[str, ResolvedEngine]:
+    """Every engine an arm uses, resolved (identity, model) without starting anything."""
+    used = {arm.engine or "default" for arm in suite.arms}
+    return {name: spec.resolve(suite.engine_context(name))
+            for name, spec in suite.engine_specs().items() if name in used}
+
+
+def arm_price(suite: Suite, arm: Arm) -> PriceSpec | None:
+    """What one call of the arm costs: its engine's `cost`, else (default engine) the suite's."""
+    spec = suite.engine_specs()[arm.engine]
+    if spec.cost is not None:
+        currency = spec.cost.currency or (suite.cost.currency if suite.cost else "USD")
+        return spec.cost.model_copy(update={"currency": currency})
+    if arm.engine == "default" and suite.cost is not None:
+        return suite.cost.price_for(arm.roles.has_adapter)
+    return None
+
+
+def input_parts(suite: Suite, golden_sets: list[GoldenSet], arms: list[Arm],
+                engines: dict[str, ResolvedEngine]) -> dict[str, str]:
+    """Hashes of everything that produced the run's inputs, by name (what changed is named)."""
+    parts = {"suite": suite.content_hash()}
+    for gs in golden_sets:
+        parts[f"golden set {gs.name}"] = gs.content_hash
+    for arm in arms:
+        parts[f"arm {arm.name}"] = stable_hash(arm.describe())
+    for name, resolved in engines.items():
+        parts[f"engine {name}"] = stable_hash(resolved.identity)
+    return parts
+
+
+def _manifest(suite: Suite, run_dir: Path, identity: str, parts: dict[str, str],
+              golden_sets: list[GoldenSet], engines: dict[str, ResolvedEngine],
+              arms: list[Arm], scorers: dict[str, tuple[ScorerSpec, BoundScorer]],
+              prices: dict[str, PriceSpec | None], warnings: list[str]) -> RunManifest:
+    return RunManifest(
+        run_id=run_dir.name, suite_name=suite.name, suite_path=str(suite.path),
+        suite_hash=suite.content_hash(), input_identity=identity, input_parts=parts,
+        suite=suite.model_dump(mode="json", exclude_unset=True),  # as written
+        golden_sets=[GoldenSetRecord(name=gs.name, path=str(gs.path), hash=gs.content_hash,
+                                     n_examples=len(gs.examples), guard=gs.guard)
+                     for gs in golden_sets],
+        engines=[EngineRecord(name=r.name, kind=r.kind, identity=r.identity, model=r.model_label,
+                              pinned=bool(r.details.get("pinned", True)), details=r.details)
+                 for r in engines.values()],
+        arms=[ArmRecord(name=a.name, kind=a.kind, engine=a.engine,
+                        model=engines[a.engine].model_label, has_adapter=a.roles.has_adapter,
+                        has_retrieval=a.roles.has_retrieval, constrained=a.roles.constrained,
+                        price=prices[a.name], params=a.params.as_dict(), detail=a.describe())
+              for a in arms],
+        scorers=[ScorerRecord(name=name, kind=spec.scorer_kind, range=list(bound.info.range),
+                              higher_is_better=bound.info.higher_is_better,
+                              binary=bound.info.binary, primary=name == suite.primary,
+                              golden_sets=spec.golden_sets, arms=spec.arms,
+                              options=spec.options, needs=sorted(bound.info.needs),
+                              key=scorer_key(spec, bound))
+                 for name, (spec, bound) in scorers.items()],
+        primary_scorer=suite.primary, seed=suite.generation.seed,
+        max_error_rate=suite.max_error_rate,
+        currency=suite.cost.currency if suite.cost else "USD",
+        package_versions=package_versions(), python=platform.python_version(),
+        status="running", started_at=now_iso(), warnings=warnings)
+
+
+def scorer_key(spec: ScorerSpec, bound: BoundScorer) -> str:
+    return stable_hash({"kind": spec.scorer_kind, "options": spec.options,
+                        "info": bound.info.as_dict()})[:24]
+
+
+def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
+              examples: list[Example], store: RunStore, cache: ResponseCache, run_dir: Path,
+              progress: Progress, prices: dict[str, PriceSpec | None], spend: Spend,
+              console: Console) -> dict[str, int]:
+    items = [WorkItem(arm, ex, request, ResponseCache.key(engines[arm.engine].identity, request))
+             for arm in arms for ex in examples for request in [arm.build(ex)]]
+    # Done = a whole, successful line for this exact request key; anything else is redone.
+    done = {(r.get("arm"), r.get("uid") or r.get("example_id"), r.get("request_key"))
+            for r in store.response_records() if not r.get("error")}
+    todo = [i for i in items if (i.arm.name, i.uid, i.key) not in done]
+    counts = {"responses": len(items) - len(todo), "cached_responses": 0,
+              "generated_responses": 0, "arm_errors": 0, "resumed_responses":
+              len(items) - len(todo)}
+    task = progress.add_task("generating", total=len(items), completed=counts["responses"])
 
     def record(item: WorkItem, response: Response) -> None:
         store.responses.append({
-            "arm": item.arm.name, "example_id": item.example.id, **response.as_dict(),
+            "arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
+            "golden_set": item.example.golden_set, **response.as_dict(),
             "request_key": item.key,
         })
         counts["responses"] += 1
         counts["cached_responses" if response.cached else "generated_responses"] += 1
+        if response.failed:
+            counts["arm_errors"] += 1
         progress.advance(task)
 
     misses: list[WorkItem] = []
-    for item in items:
+    for item in todo:
         hit = cache.get(item.key)
         if hit is not None:
             record(item, hit)
@@ -185,51 +283,94 @@ def _generate(suite: Suite, model, arms: list[Arm], examples: list[Example], sto
             misses.append(item)
     if not misses:
         return counts
+    estimate = sum(prices[i.arm.name].per_call(estimate_tokens(i.request) -
+                                               i.request.params.max_tokens,
+                                               i.request.params.max_tokens)
+                   for i in misses if prices[i.arm.name] is not None)
+    if estimate > 0:
+        console.print(f"estimated cost of generating {len(misses)} responses: at most "
+                      f"{estimate:.4f} {spend.currency} (prompt tokens estimated, every answer "
+                      "at max_tokens)", highlight=False)
+        counts["estimated_cost_micro"] = round(estimate * 1e6)
 
-    adapters = list({a.adapter.content_hash: a.adapter for a in arms
-                     if getattr(a, "adapter", None)}.values())
-    progress.update(task, description="loading model")
-    engine = make_engine(suite, model, adapters, log_dir=run_dir)
-    try:
-        if engine.identity() != identity:
-            raise EngineError(f"engine identity {engine.identity()} differs from the predicted "
-                              f"{identity}: cache keys would be wrong (this is a bug)")
-        progress.update(task, description="generating")
-
-        def on_done(index: int, response: Response) -> None:
-            item = misses[index]
-            cache.put(item.key, response)
-            record(item, response)
-
-        engine.generate([m.request for m in misses], progress=on_done)
-    finally:
-        engine.close()
+    for engine_name in dict.fromkeys(i.arm.engine for i in misses):
+        group = [i for i in misses if i.arm.engine == engine_name]
+        _generate_on(suite, engine_name, engines[engine_name], group, arms, cache, record,
+                     run_dir, progress, task, prices, spend)
     return counts
 
 
-def _score(scorers: dict, arms: list[Arm], examples: list[Example], store: RunStore,
-           progress: Progress) -> int:
-    outputs = {key: r["text"] for key, r in store.done_responses().items()}
-    done = store.done_scores()
+def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
+                 group: list[WorkItem], arms: list[Arm], cache: ResponseCache, record: Any,
+                 run_dir: Path, progress: Progress, task: Any,
+                 prices: dict[str, PriceSpec | None], spend: Spend) -> None:
+    adapters = tuple({a.adapter.content_hash: a.adapter for a in arms
+                      if a.engine == engine_name and getattr(a, "adapter", None)}.values())
+    spec = suite.engine_specs()[engine_name]
+    progress.update(task, description=f"starting {engine_name} ({resolved.kind})")
+    ctx = suite.engine_context(engine_name, log_dir=run_dir, adapters=adapters)
+    engine = spec.build(ctx, resolved)
+    try:
+        if engine.identity() != resolved.identity:
+            raise EngineError(f"engine {engine_name}: identity {engine.identity()} differs from "
+                              f"the predicted {resolved.identity}: cache keys would be wrong "
+                              "(this is a bug)")
+        progress.update(task, description=f"generating ({engine_name})")
+
+        def on_done(index: int, response: Response) -> None:
+            item = group[index]
+            cache.put(item.key, response)
+            record(item, response)
+            if response.failed and suite.fail_fast:
+                raise EngineError(f"arm '{item.arm.name}', example '{item.uid}' failed "
+                                  f"(fail_fast is on): {response.error}")
+            spend.add(prices[item.arm.name], response)
+
+        engine.generate([i.request for i in group], progress=on_done)
+    finally:
+        engine.close()
+
+
+def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], arms: list[Arm],
+           examples: list[Example], store: RunStore, progress: Progress) -> int:
+    responses: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in store.response_records():
+        responses[(r["arm"], r.get("uid") or r["example_id"])] = r  # the last line wins
+    done = {(r.get("arm"), r.get("uid"), r.get("scorer"), r.get("score_key"))
+            for r in store.score_records()}
+    requests = {(arm.name, example_uid(e.golden_set, e.id)): arm.build(e)
+                for arm in arms for e in examples}
     total = 0
     task = progress.add_task("scoring", total=None)
     for name, (spec, bound) in scorers.items():
-        wanted = [e for e in examples if spec.golden_sets is None or e.golden_set
+        key = scorer_key(spec, bound)
+        wanted = [(arm, e) for arm in arms if spec.arms is None or arm.name in spec.arms
+                  for e in examples if spec.golden_sets is None or e.golden_set
                   in spec.golden_sets]
-        todo = [(arm, e) for arm in arms for e in wanted
-                if (arm.name, e.id, name) not in done and (arm.name, e.id) in outputs]
-        total += len(wanted) * len(arms)
+        total += len(wanted)
         progress.update(task, total=total, description=f"scoring {name}")
+        todo = []
+        for arm, e in wanted:
+            uid = example_uid(e.golden_set, e.id)
+            response = responses.get((arm.name, uid))
+            if response is None:
+                continue
+            score_key = stable_hash({"scorer": key, "request": response["request_key"],
+                                     "reference": e.reference})[:24]
+            if (arm.name, uid, name, score_key) not in done:
+                todo.append((arm, e, uid, response, score_key))
+        progress.advance(task, len(wanted) - len(todo))
         if not todo:
-            progress.advance(task, len(wanted) * len(arms))
             continue
-        progress.advance(task, len(wanted) * len(arms) - len(todo))
-        batch_examples = [e for _, e in todo]
-        batch_outputs = [outputs[(arm.name, e.id)] for arm, e in todo]
-        scores = bound.score_batch(batch_examples, batch_outputs)
-        for (arm, example), score in zip(todo, scores, strict=True):
-            store.scores.append({"arm": arm.name, "example_id": example.id, "scorer": name,
-                                 "value": float(score.value), "explanation": score.explanation})
+        samples = [Sample(e, Response.from_dict(r), requests[(arm.name, uid)], arm.name)
+                   for arm, e, uid, r, _ in todo]
+        scores = bound.score_samples(samples)
+        for (arm, example, uid, response, score_key), score in zip(todo, scores, strict=True):
+            store.scores.append({
+                "arm": arm.name, "uid": uid, "example_id": example.id,
+                "golden_set": example.golden_set, "scorer": name, "value": float(score.value),
+                "explanation": score.explanation, "answer": score.answer,
+                "score_key": score_key, "request_key": response["request_key"]})
         progress.advance(task, len(todo))
     return total
 

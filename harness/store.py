@@ -1,19 +1,29 @@
 """The run directory and the response cache: everything a run produces, written as produced.
 
-A run directory holds a manifest and three JSONL files (examples, responses, scores). Each line
-is appended with a single write on a file opened in append mode, so a killed process leaves at
-most one torn last line, which readers skip. The response cache is one sqlite file shared by the
-runs of a project, keyed by everything that can change an output.
+A run directory holds a typed manifest (harness/manifest.py) and three JSONL files (examples,
+responses, scores). Every line carries the key of everything that produced it: a response line
+the request key (engine identity + request), a score line its scorer key and the request key of
+the response it scored, so nothing stale is ever served from it. Each line is appended with one
+checked write on a file opened in append mode: a killed process leaves at most one torn last
+line, which readers skip (whatever its bytes) and report with its byte offset. The manifest and
+examples are written to a unique temporary file, fsynced, then renamed.
+
+A run directory is locked (flock) by the process writing it: a second `harness run` of the same
+suite cannot append to it. The response cache is one sqlite file (WAL) shared by the runs of a
+project, safe for concurrent runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import sqlite3
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,34 +31,70 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import RunError
+from harness.manifest import RunManifest, read_manifest
 from harness.types import Request, Response, stable_hash
 
 MANIFEST = "manifest.json"
 EXAMPLES = "examples.jsonl"
 RESPONSES = "responses.jsonl"
 SCORES = "scores.jsonl"
+LOCK = ".lock"
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half."""
+def example_uid(golden_set: str, example_id: str) -> str:
+    """The identity of an example everywhere: its golden set and its id within that set."""
+    return f"{golden_set}/{example_id}" if golden_set else str(example_id)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_bytes_atomic(path: Path, blob: bytes) -> None:
+    """Write a unique temporary file in the same folder, fsync it, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False, default=str)
-            f.write("\n")
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Readers never see half a file: temporary file, fsync, rename."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_all(fd: int, blob: bytes) -> None:
+    """os.write until every byte is out; a write that makes no progress (full disk) raises."""
+    view = memoryview(blob)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "write made no progress")
+        view = view[written:]
+
+
 class JsonlAppender:
-    """Appends one JSON object per line; one os.write per line keeps lines whole."""
+    """Appends one JSON object per line. A record is one write of the whole line, checked for
+    length; if a write fails part-way, the partial line is cut off again (truncate), so every
+    line on disk is a whole record or the torn tail of a killed process."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -65,41 +111,82 @@ class JsonlAppender:
             with open(self.path, "rb") as f:
                 f.seek(size - 1)
                 if f.read(1) != b"\n":
-                    os.write(self._fd, b"\n")
+                    write_all(self._fd, b"\n")
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         with self._lock:
-            os.write(self._fd, line.encode("utf-8"))
+            start = os.fstat(self._fd).st_size
+            try:
+                write_all(self._fd, line)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, start)  # whole or absent, never glued to the next
+                raise
+
+    def sync(self) -> None:
+        """fsync: called at stage boundaries (after generation, after scoring)."""
+        with self._lock:
+            if self._fd >= 0:
+                os.fsync(self._fd)
 
     def close(self) -> None:
         if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All whole records of a JSONL file; torn lines (from a killed writer) are skipped."""
+@dataclass
+class JsonlRead:
+    records: list[dict[str, Any]]
+    torn_offsets: list[int] = field(default_factory=list)  # byte offsets of skipped lines
+
+
+def read_jsonl_checked(path: Path) -> JsonlRead:
+    """Every whole record of a JSONL file, and the byte offsets of the lines skipped (a torn
+    tail, or any line that is not a whole JSON object, whatever its bytes)."""
+    out = JsonlRead([])
     if not path.is_file():
-        return []
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
+        return out
+    offset = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            start = offset
+            offset += len(raw)
+            if not raw.endswith(b"\n"):
+                out.torn_offsets.append(start)
                 break
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                if raw.strip():
+                    out.torn_offsets.append(start)
                 continue
-    return records
+            if isinstance(record, dict):
+                out.records.append(record)
+            else:
+                out.torn_offsets.append(start)
+    return out
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """All whole records of a JSONL file; torn lines (from a killed writer) are skipped."""
+    return read_jsonl_checked(path).records
+
+
+class RunLocked(RunError):
+    """Another process is writing this run directory."""
 
 
 class RunStore:
-    """Writes one run directory."""
+    """Writes one run directory, holding its lock until close()."""
 
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = lock_run_dir(run_dir)
         self.responses = JsonlAppender(run_dir / RESPONSES)
         self.scores = JsonlAppender(run_dir / SCORES)
 
@@ -107,51 +194,113 @@ class RunStore:
     def manifest_path(self) -> Path:
         return self.run_dir / MANIFEST
 
-    def read_manifest(self) -> dict[str, Any]:
-        return json.loads(self.manifest_path.read_text()) if self.manifest_path.is_file() else {}
+    def read_manifest(self) -> RunManifest | None:
+        return read_manifest(self.manifest_path) if self.manifest_path.is_file() else None
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json_atomic(self.manifest_path, manifest)
+    def write_manifest(self, manifest: RunManifest) -> None:
+        write_json_atomic(self.manifest_path, manifest.to_json())
 
     def write_examples(self, records: list[dict[str, Any]]) -> None:
         # Written whole (atomically): the examples are known before any generation starts.
-        tmp = self.run_dir / f".{EXAMPLES}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-        os.replace(tmp, self.run_dir / EXAMPLES)
+        blob = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
+        write_bytes_atomic(self.run_dir / EXAMPLES, blob.encode("utf-8"))
 
-    def done_responses(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return {(r["arm"], r["example_id"]): r for r in read_jsonl(self.run_dir / RESPONSES)}
+    def response_records(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.run_dir / RESPONSES)
 
-    def done_scores(self) -> set[tuple[str, str, str]]:
-        return {(r["arm"], r["example_id"], r["scorer"]) for r in read_jsonl(self.run_dir / SCORES)}
+    def score_records(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.run_dir / SCORES)
+
+    def sync(self) -> None:
+        self.responses.sync()
+        self.scores.sync()
 
     def close(self) -> None:
         self.responses.close()
         self.scores.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+
+def lock_run_dir(run_dir: Path) -> int:
+    """Take the run directory's lock (held until the fd is closed, or the process dies)."""
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = ""
+        with contextlib.suppress(OSError, ValueError):
+            holder = f" (pid {int(os.pread(fd, 32, 0).decode().strip())})"
+        os.close(fd)
+        raise RunLocked(f"{run_dir} is being written by another harness run{holder}; wait for "
+                        "it, or start a separate run with --new-run") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def is_locked(run_dir: Path) -> bool:
+    path = run_dir / LOCK
+    if not path.is_file():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")[:-3]
 
 
-def find_resumable_run(suite_runs_dir: Path, suite_hash: str) -> Path | None:
-    """The newest run of this exact suite that did not finish, if any."""
+def new_run_dir(runs_root: Path) -> Path:
+    """A fresh run directory, created atomically (two runs started in the same millisecond
+    get two directories)."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    base = new_run_id()
+    for n in range(1000):
+        candidate = runs_root / (base if n == 0 else f"{base}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RunError(f"{runs_root}: could not create a new run directory")
+
+
+@dataclass(frozen=True)
+class Resumable:
+    run_dir: Path | None  # the run to resume, or None
+    not_resumed: str | None = None  # an unfinished run that was not resumed, and why
+
+
+def find_resumable_run(suite_runs_dir: Path, input_identity: str,
+                       input_parts: dict[str, str] | None = None) -> Resumable:
+    """The newest run of this suite, if it did not finish and its inputs are unchanged."""
     if not suite_runs_dir.is_dir():
-        return None
+        return Resumable(None)
     for run_dir in sorted(suite_runs_dir.iterdir(), reverse=True):
         manifest_path = run_dir / MANIFEST
         if not manifest_path.is_file():
             continue
         try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
+            manifest = read_manifest(manifest_path)
+        except RunError:
             continue
-        if manifest.get("status") != "complete" and manifest.get("suite_hash") == suite_hash:
-            return run_dir
-        return None  # only the newest run is a candidate: never resume an old abandoned one
-    return None
+        if manifest.status == "complete":
+            return Resumable(None)
+        if manifest.input_identity == input_identity:
+            return Resumable(run_dir)
+        changed = sorted(k for k, v in (input_parts or {}).items()
+                         if manifest.input_parts.get(k) != v) or ["the run's inputs"]
+        return Resumable(None, f"{run_dir.name} (unfinished) was not resumed: "
+                               f"{', '.join(changed)} changed since")
+    return Resumable(None)
 
 
 @dataclass
@@ -159,20 +308,28 @@ class RunData:
     """A finished (or partial) run read back from disk: the input of reports and decisions."""
 
     run_dir: Path
-    manifest: dict[str, Any]
-    examples: pd.DataFrame  # id, golden_set, tags, reference, prompt, metadata
-    responses: pd.DataFrame  # arm, example_id, text, tokens, latency_s, cached, ...
-    scores: pd.DataFrame  # arm, example_id, scorer, value, explanation
+    manifest: RunManifest
+    examples: pd.DataFrame  # uid, id, golden_set, tags, reference, prompt, metadata
+    responses: pd.DataFrame  # arm, uid, example_id, golden_set, text, tokens, latency_s, ...
+    scores: pd.DataFrame  # arm, uid, example_id, scorer, value, explanation, answer
+    torn_lines: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
-        return self.manifest.get("status") == "complete"
+        return self.manifest.status == "complete"
 
     def score_matrix(self, scorer: str) -> pd.DataFrame:
-        """example_id x arm table of one scorer's values (NaN where missing)."""
+        """example uid x arm table of one scorer's values (NaN where missing)."""
         subset = self.scores[self.scores["scorer"] == scorer]
-        return subset.pivot_table(index="example_id", columns="arm", values="value",
-                                  aggfunc="first")
+        return subset.pivot_table(index="uid", columns="arm", values="value", aggfunc="first")
+
+
+_EXAMPLE_COLUMNS = ["uid", "id", "golden_set", "tags", "reference", "prompt", "metadata"]
+_RESPONSE_COLUMNS = ["arm", "uid", "example_id", "golden_set", "text", "prompt_tokens",
+                     "completion_tokens", "latency_s", "cached", "finish_reason", "error",
+                     "model", "request_key"]
+_SCORE_COLUMNS = ["arm", "uid", "example_id", "golden_set", "scorer", "value", "explanation",
+                  "answer", "score_key", "request_key"]
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -182,36 +339,51 @@ def load_run(run_dir: str | Path) -> RunData:
     manifest_path = run_dir / MANIFEST
     if not manifest_path.is_file():
         raise RunError(f"{run_dir}: not a run directory (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{manifest_path}: unreadable manifest ({exc.msg})") from exc
+    manifest = read_manifest(manifest_path)
     if not (run_dir / EXAMPLES).is_file():
         raise RunError(f"{run_dir}: incomplete run: {EXAMPLES} is missing")
-    examples = pd.DataFrame(read_jsonl(run_dir / EXAMPLES),
-                            columns=["id", "golden_set", "tags", "reference", "prompt",
-                                     "metadata"])
-    responses = pd.DataFrame(read_jsonl(run_dir / RESPONSES),
-                             columns=["arm", "example_id", "text", "prompt_tokens",
-                                      "completion_tokens", "latency_s", "cached",
-                                      "finish_reason", "request_key"])
-    scores = pd.DataFrame(read_jsonl(run_dir / SCORES),
-                          columns=["arm", "example_id", "scorer", "value", "explanation"])
+    torn: dict[str, list[int]] = {}
+    reads = {}
+    for name in (EXAMPLES, RESPONSES, SCORES):
+        reads[name] = read_jsonl_checked(run_dir / name)
+        if reads[name].torn_offsets:
+            torn[name] = reads[name].torn_offsets
+    example_rows = reads[EXAMPLES].records
+    # Runs before (set, id) identity had no uid: derive it, as every id was then set-unique.
+    set_of: dict[str, str] = {}
+    for r in example_rows:
+        r.setdefault("uid", example_uid(r.get("golden_set", ""), str(r.get("id"))))
+        set_of.setdefault(str(r.get("id")), r.get("golden_set", ""))
+    for name in (RESPONSES, SCORES):
+        for r in reads[name].records:
+            if "uid" not in r:
+                gs = r.get("golden_set") or set_of.get(str(r.get("example_id")), "")
+                r["golden_set"] = gs
+                r["uid"] = example_uid(gs, str(r.get("example_id")))
+    examples = pd.DataFrame(example_rows, columns=_EXAMPLE_COLUMNS)
+    responses = pd.DataFrame(reads[RESPONSES].records, columns=_RESPONSE_COLUMNS)
+    scores = pd.DataFrame(reads[SCORES].records, columns=_SCORE_COLUMNS)
     # Keep the last record when a resumed run wrote one twice.
-    responses = responses.drop_duplicates(["arm", "example_id"], keep="last")
-    scores = scores.drop_duplicates(["arm", "example_id", "scorer"], keep="last")
-    return RunData(run_dir, manifest, examples, responses, scores)
+    responses = responses.drop_duplicates(["arm", "uid"], keep="last")
+    scores = scores.drop_duplicates(["arm", "uid", "scorer"], keep="last")
+    return RunData(run_dir, manifest, examples, responses, scores, torn)
 
 
 class ResponseCache:
-    """sqlite cache of responses, keyed by a hash of engine identity + request fingerprint."""
+    """sqlite cache of responses, keyed by a hash of engine identity + request fingerprint.
+
+    Shared by concurrent runs: WAL journal, and a busy timeout instead of "database is locked".
+    Failed requests are never cached: the next run tries them again.
+    """
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # One connection per cache; engines may call back from worker threads.
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                     timeout=60.0)
         self._lock = threading.Lock()
+        self._conn.execute("PRAGMA busy_timeout=60000")
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL,"
@@ -230,9 +402,12 @@ class ResponseCache:
             return None
         data = json.loads(row[0])
         data["cached"] = True
-        return Response(**data)
+        response = Response.from_dict(data)
+        return None if response.failed else response
 
     def put(self, key: str, response: Response) -> None:
+        if response.failed:
+            return
         data = response.as_dict()
         data["cached"] = False
         with self._lock:

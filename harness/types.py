@@ -91,11 +91,54 @@ class Response:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0  # wall time attributed to this request (batch time shared out)
-    finish_reason: str = "stop"
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
     cached: bool = False
+    error: str | None = None  # the request failed for good (after retries): an arm error
+    model: str = ""  # the model the server says answered (HTTP engines), when it says
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Response:
+        """From a cache or store record; fields this version does not know are ignored."""
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Context:
+    """One retrieved passage an arm put into its prompt (RAG arms)."""
+
+    doc_id: str
+    text: str
+    score: float = 0.0
+    chunk_id: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Everything a scorer may look at: the example, the request as the arm sent it, the
+    response, and the retrieved context when the arm retrieves."""
+
+    example: Example
+    response: Response
+    request: Request | None = None
+    arm: str = ""
+    contexts: tuple[Context, ...] = ()
+
+    @property
+    def output(self) -> str:
+        return self.response.text
+
+    @property
+    def reference(self) -> str:
+        return self.example.reference
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,12 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[LinePath, int]]:
     """Parse a YAML file safely; return the data and a map from field path to 1-based line."""
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

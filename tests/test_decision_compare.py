@@ -13,8 +13,8 @@ from harness.decision.compare import compare_runs
 from harness.decision.completeness import load_scored_run
 from harness.decision.evaluate import evaluate_compare
 from harness.decision.exit_codes import EXIT_APPROVE, EXIT_REGRESSION
-from harness.decision.simulate import SimArm, SimRun, write_run
 from harness.errors import RunError
+from tests.simulate import SimArm, SimRun, write_run
 
 
 def arms(tuned_quality: float) -> list[SimArm]:

@@ -7,7 +7,6 @@ import pytest
 from pydantic import ValidationError
 
 from harness.decision.completeness import load_scored_run
-from harness.decision.config import GateSpec, check_gates
 from harness.decision.evaluate import evaluate
 from harness.decision.exit_codes import (
     EXIT_APPROVE,
@@ -16,8 +15,9 @@ from harness.decision.exit_codes import (
     EXIT_REJECT,
 )
 from harness.decision.gates import FAIL, INCONCLUSIVE, PASS, SKIPPED
-from harness.decision.simulate import SimArm, SimRun, write_run
 from harness.errors import ConfigError, HarnessError
+from harness.spec.gates import GateSpec, check_gates
+from tests.simulate import SimArm, SimRun, write_run
 
 ARMS = ["prompt", "tuned"]
 SCORERS = ["token_f1", "label_accuracy", "json_valid", "guard_contains"]
@@ -102,7 +102,7 @@ def test_an_unknown_golden_set_is_reported_when_the_sets_are_known():
 
 
 def test_a_suite_with_a_gate_on_a_missing_arm_fails_to_load_naming_file_and_line(suite_factory):
-    from harness.config import load_suite
+    from harness.spec.suite import load_suite
 
     path = suite_factory(gates=[{"type": "beats", "arm": "tuned", "baseline": "prompt"}])
     with pytest.raises(ConfigError) as err:

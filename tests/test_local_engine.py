@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.engines.batching import plan_batches
-from harness.engines.local import LocalEngine, resolve_dtype_name, serving_name
+from harness.engines._batching import plan_batches
+from harness.engines._transformers import LocalEngine, resolve_dtype_name, serving_name
 from harness.errors import EngineError, ModelError
 from harness.types import AdapterRef, GenerationParams, Request
 

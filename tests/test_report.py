@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from harness.cli.finish import finish_run
 from harness.cli.main import cli
-from harness.decision.api import finish_run
-from harness.decision.simulate import SimArm, SimRun, write_run
 from harness.errors import RunError
 from harness.report import write_reports
 from harness.report.markdown import cell
+from tests.simulate import SimArm, SimRun, write_run
 
 GATES = [
     {"type": "beats", "arm": "tuned", "baseline": "prompt"},

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-import yaml
-
-from harness.config import load_suite
 from harness.runner import run_suite
-from harness.store import load_run, read_jsonl
+from harness.spec.suite import load_suite
+from harness.store import find_resumable_run, load_run, read_jsonl
 
 TWO_ARMS = [
     {"name": "terse", "kind": "prompt", "system_prompt": "Answer in one or two words."},
@@ -30,9 +29,11 @@ def test_first_run_generates_everything_and_records_it(suite_factory):
     assert set(run.responses["arm"]) == {"terse", "fewshot"}
     assert len(run.responses) == 8 and len(run.scores) == 16  # 2 arms x 4 examples x 2 scorers
     assert run.responses["completion_tokens"].gt(0).all()
-    assert run.manifest["golden_sets"][0]["hash"]
-    assert run.manifest["model"]["identity"].startswith("SmolLM2-135M-Instruct")
-    assert "transformers" in run.manifest["package_versions"]
+    assert run.manifest.golden_sets[0].hash
+    assert run.manifest.engines[0].identity["model"].startswith("SmolLM2-135M-Instruct")
+    assert {a.name: a.model for a in run.manifest.arms} == {"terse": "SmolLM2-135M-Instruct",
+                                                          "fewshot": "SmolLM2-135M-Instruct"}
+    assert "transformers" in run.manifest.package_versions
     paris = run.responses.query("example_id == 'q0' and arm == 'terse'")["text"].item()
     assert "paris" in paris.lower()  # the real model answers
 
@@ -62,7 +63,7 @@ def test_changed_generation_settings_miss_the_cache(suite_factory):
 def test_killed_run_resumes_in_the_same_directory_without_regenerating(suite_factory, tmp_path):
     suite_path = suite_factory(engine={"kind": "local", "batch_size": 1},
                                generation={"max_tokens": 24})
-    script = ("import sys; from harness.config import load_suite; "
+    script = ("import sys; from harness.spec.suite import load_suite; "
               "from harness.runner import run_suite; run_suite(load_suite(sys.argv[1]))")
     proc = subprocess.Popen([sys.executable, "-c", script, str(suite_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -91,13 +92,16 @@ def test_killed_run_resumes_in_the_same_directory_without_regenerating(suite_fac
     assert len(read_jsonl(killed_dir / "responses.jsonl")) == 4  # nothing generated twice
 
 
-def test_no_resume_starts_a_fresh_run(suite_factory, tmp_path):
+def test_no_resume_starts_a_fresh_run_although_the_last_run_is_resumable(suite_factory, tmp_path):
     suite_path = suite_factory()
     first = run_suite(load_suite(suite_path))
     manifest = first.run_dir / "manifest.json"
-    data = yaml.safe_load(manifest.read_text())
+    data = json.loads(manifest.read_text())
     data["status"] = "interrupted"
-    manifest.write_text(yaml.safe_dump(data))
+    manifest.write_text(json.dumps(data))
+    # The setup is real: this run would be resumed without --no-resume.
+    found = find_resumable_run(first.run_dir.parent, data["input_identity"])
+    assert found.run_dir == first.run_dir
     fresh = run_suite(load_suite(suite_path), resume=False)
     assert not fresh.resumed and fresh.run_dir != first.run_dir
 

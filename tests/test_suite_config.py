@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli.main import cli
-from harness.config import load_suite
 from harness.errors import ConfigError
+from harness.spec.suite import load_suite
 
 
 def invoke(*args: str):
@@ -73,7 +73,7 @@ def test_unknown_arm_kind_is_rejected(suite_factory):
     path = suite_factory(arms=[{"name": "x", "kind": "magic"}])
     code, output = invoke("validate", str(path))
     assert code == 2
-    assert_one_line_error(output, "arms[0]", "'prompt'", "'tuned'")
+    assert_one_line_error(output, "arms[0].kind", "unknown arm kind 'magic'", "prompt, tuned")
 
 
 def test_unknown_scorer_is_rejected_with_known_names(suite_factory):
@@ -111,17 +111,21 @@ def test_duplicate_golden_ids_are_a_data_error(suite_factory, tiny_golden):
     assert_one_line_error(output, "duplicate example ids: q0")
 
 
-def test_missing_model_folder_is_a_model_error(suite_factory):
-    code, output = invoke("run", str(suite_factory(model={"base": "./no-such-model"})))
-    assert code == 4
-    assert_one_line_error(output, "no-such-model", "does not exist")
+def test_missing_model_folder_is_a_model_error_for_validate_and_run(suite_factory):
+    path = suite_factory(model={"base": "./no-such-model"})
+    for command in ("validate", "run"):  # validate refuses what run would refuse
+        code, output = invoke(command, str(path))
+        assert code == 4, (command, output)
+        assert_one_line_error(output, "model.base", "no-such-model", "does not exist")
 
 
-def test_tuned_arm_with_missing_adapter_folder_is_a_model_error(suite_factory):
+def test_tuned_arm_with_missing_adapter_folder_is_a_model_error_for_validate_and_run(
+        suite_factory):
     path = suite_factory(arms=[{"name": "tuned", "kind": "tuned", "adapter": "adapters/none"}])
-    code, output = invoke("run", str(path))
-    assert code == 4
-    assert_one_line_error(output, "adapter folder", "does not exist")
+    for command in ("validate", "run"):  # validate refuses what run would refuse
+        code, output = invoke(command, str(path))
+        assert code == 4, (command, output)
+        assert_one_line_error(output, "arms[0].adapter", "adapter folder not found")
 
 
 def test_duplicate_arm_names_are_rejected(suite_factory):
@@ -147,7 +151,7 @@ def test_schema_command_prints_the_json_schema():
 def test_shipped_suites_are_valid(suite_file):
     from tests.conftest import REPO
 
-    load_suite(REPO / suite_file)
+    load_suite(REPO / suite_file, require_adapters=False)  # `harness train` makes the adapter
 
 
 def test_unknown_scorer_option_is_rejected_at_validation(suite_factory):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.golden import load_examples
-from harness.train.config import load_train_job
+from harness.train.job import load_train_job
 from harness.train.trainer import train_adapter
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from harness.cli.main import cli
 from harness.errors import ConfigError
-from harness.train.config import TrainConfig, load_train_job
+from harness.spec.train import TrainConfig
+from harness.train.job import load_train_job
 
 
 def write_train_yaml(folder: Path, **fields) -> Path:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from harness.cli.main import cli
 from harness.errors import LeakageError
 from harness.golden import GoldenSet
-from harness.train.config import load_train_job
+from harness.train.job import load_train_job
 from harness.train.leakage import find_overlaps, overlaps_with_manifest, refuse_on_overlap
 from harness.train.prepare import load_and_guard
 from harness.types import Example

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
+from harness.spec.train import TrainConfig
 from harness.train import model as train_model
-from harness.train.config import TrainConfig
 
 LLAMA_LINEAR = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 

@@ -18,7 +18,7 @@ from transformers import TrainerCallback
 from harness.adapters_io import check_vllm_compatible, load_adapter_ref
 from harness.cli.main import cli
 from harness.errors import ConfigError
-from harness.train.config import load_train_job
+from harness.train.job import load_train_job
 from harness.train.manifest import REQUIRED_KEYS
 from harness.train.trainer import train_adapter
 

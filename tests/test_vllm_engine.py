@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from harness.adapters_io import load_adapter_ref, serving_name
+from harness.engines._vllm_server import VLLMServer, free_port
 from harness.engines.vllm import GenerationAborted, VLLMEngine, default_vllm_python, rank_limit_for
-from harness.engines.vllm_server import VLLMServer, free_port
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel
 from harness.types import AdapterRef, GenerationParams, Request
@@ -319,7 +319,7 @@ FAKE_SERVER = textwrap.dedent("""
 DRIVER = textwrap.dedent("""
     # A harness process that starts a server and then waits to be signalled.
     import sys, time
-    from harness.engines.vllm_server import VLLMServer
+    from harness.engines._vllm_server import VLLMServer
     fake, pidfile, port, log = sys.argv[1:5]
     server = VLLMServer([sys.executable, fake, pidfile], ["--port", port], host="127.0.0.1",
                         port=int(port), log_path=log)

@@ -1,8 +1,11 @@
-"""Arms: each turns a golden example into the request one way of solving the task would send."""
+"""Arms: each turns a golden example into the request one way of solving the task would send.
 
-from harness.arms.base import Arm
-from harness.arms.factory import build_arms
-from harness.arms.prompt import PromptArm
-from harness.arms.tuned import TunedArm
+One module per arm kind, found by the registry (see harness/registry.py): its config (a
+pydantic model registered with `@ARMS.register(kind)`) and the Arm it builds.
+"""
 
-__all__ = ["Arm", "PromptArm", "TunedArm", "build_arms"]
+from harness.registry import Registry
+
+ARMS: Registry = Registry("arm", __name__, "harness.arms")
+
+__all__ = ["ARMS"]

@@ -1,11 +1,38 @@
-"""The arm interface: Example -> Request. Arms never generate; engines do."""
+"""The arm interface: Example -> Request. Arms never generate; engines do.
+
+An arm's config (`ArmSpec`) names the arm, the engine that answers it (default: the suite's
+engine) and how to build it; the built `Arm` turns examples into requests and says what it is
+(its roles: does it carry an adapter, does it retrieve) for the manifest, so that decisions
+never infer roles from a kind name.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import Field
+
+from harness.spec.base import NAME_PATTERN, GenerationSpec, Strict
 from harness.types import Example, GenerationParams, Message, Request
+
+if TYPE_CHECKING:
+    from harness.engines.base import ResolvedEngine
+
+DEFAULT_ENGINE = "default"  # the name of the suite's top-level engine
+
+Loc = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What an arm is, for decisions and reports."""
+
+    has_adapter: bool = False
+    has_retrieval: bool = False
+    constrained: bool = False
 
 
 class Arm(ABC):
@@ -13,9 +40,10 @@ class Arm(ABC):
 
     kind: str = "arm"
 
-    def __init__(self, name: str, params: GenerationParams):
+    def __init__(self, name: str, params: GenerationParams, engine: str = DEFAULT_ENGINE):
         self.name = name
         self.params = params
+        self.engine = engine
 
     @abstractmethod
     def messages(self, example: Example) -> list[Message]:
@@ -24,6 +52,75 @@ class Arm(ABC):
     def build(self, example: Example) -> Request:
         return Request(messages=tuple(self.messages(example)), params=self.params)
 
+    @property
+    def roles(self) -> Roles:
+        return Roles()
+
     def describe(self) -> dict[str, Any]:
-        """What the manifest records about this arm."""
-        return {"name": self.name, "kind": self.kind, "params": self.params.as_dict()}
+        """What the manifest records about this arm beyond its roles."""
+        return {"params": self.params.as_dict()}
+
+
+class ArmContext:
+    """What an arm config needs to build itself: the suite's files, other arms, engines."""
+
+    def __init__(self, suite: Any, engines: dict[str, ResolvedEngine]):
+        self.suite = suite
+        self.engines = engines
+        self._built: dict[str, Arm] = {}
+        self._building: list[str] = []
+
+    @property
+    def base_dir(self) -> Path:
+        return self.suite.base_dir
+
+    def resolve(self, relative: str) -> Path:
+        return self.suite.resolve(relative)
+
+    def params(self, spec: ArmSpec) -> GenerationParams:
+        return (spec.generation or self.suite.generation).params()
+
+    def arm(self, name: str) -> Arm:
+        """The built arm `name` (built on first use, so arms may wrap arms in any order)."""
+        if name in self._built:
+            return self._built[name]
+        if name in self._building:
+            from harness.errors import ConfigError
+
+            raise ConfigError(f"arms {' -> '.join([*self._building, name])} refer to each other "
+                              "in a circle")
+        self._building.append(name)
+        try:
+            arm = self.suite.arm(name).build(self)
+        finally:
+            self._building.pop()
+        self._built[name] = arm
+        return arm
+
+    def engine_of(self, spec: ArmSpec) -> ResolvedEngine:
+        return self.engines[spec.engine or DEFAULT_ENGINE]
+
+
+class ArmSpec(Strict):
+    """Fields every arm kind has. A kind adds its own and implements build()."""
+
+    kind: str
+    name: str = Field(pattern=NAME_PATTERN)
+    engine: str | None = Field(None, description="a named engine of `engines:`; default: the "
+                               "suite's `engine`")
+    generation: GenerationSpec | None = Field(None, description="overrides the suite's")
+
+    # What the arm needs of its engine, checked when the suite loads.
+    uses_adapter: ClassVar[bool] = False
+    gives_context: ClassVar[bool] = False
+
+    def build(self, ctx: ArmContext) -> Arm:
+        raise NotImplementedError
+
+    def arm_references(self) -> list[tuple[str, str]]:
+        """(field, arm name) for every other arm this one builds on."""
+        return []
+
+    def problems(self, suite: Any) -> list[tuple[Loc, str]]:
+        """Checks that need the file system or other arms, as (location in the arm, message)."""
+        return []

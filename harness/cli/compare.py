@@ -13,7 +13,7 @@ from harness.cli.report import default_reports_dir
 def _fraction(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     from pydantic_core import PydanticCustomError
 
-    from harness.decision.config import parse_fraction
+    from harness.spec.gates import parse_fraction
 
     if value is None:
         return None
@@ -43,7 +43,7 @@ def compare(baseline: Path, current: Path, common_ids: bool, max_drop: float | N
 
     Exits 0 without a regression, 12 with one, 6 when the runs cannot be compared.
     """
-    from harness.decision.api import compare as compare_runs
+    from harness.cli.finish import compare as compare_runs
 
     outcome = compare_runs(baseline, current, reports_dir=reports_dir or default_reports_dir(
         current), common_ids=common_ids, max_drop=max_drop, console=console)

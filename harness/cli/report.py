@@ -41,7 +41,7 @@ def default_reports_dir(run_dir: Path) -> Path:
 def report(run_dir: Path, reports_dir: Path | None, baseline: Path | None, common_ids: bool,
            gate: bool) -> None:
     """Write the markdown, JSON, JUnit and plot reports of RUN_DIR and print its summary."""
-    from harness.decision.api import finish_run
+    from harness.cli.finish import finish_run
 
     outcome = finish_run(run_dir, reports_dir or default_reports_dir(run_dir),
                          baseline_dir=baseline, console=console, common_ids=common_ids)

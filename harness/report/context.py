@@ -101,12 +101,16 @@ def tag_tables(an: Analysis) -> list[dict[str, Any]]:
 
 def cost_context(ev: Evaluation) -> dict[str, Any]:
     cfg = ev.cost_config
-    currency = cfg.currency if cfg else ""
+    currency = cfg.currency if cfg else ev.run.manifest.currency
     rows = []
     for c in ev.costs:
         per_call = ("—" if c.cost_per_call is None
                     else f"{c.cost_per_call:.6f} ({c.cost_per_call * 1000:.3f} per 1k calls)")
-        rows.append({"arm": c.arm, "responses": c.responses, "cached": c.cached,
+        price = ("—" if c.price_in is None
+                 else f"{c.price_in:g} / {c.price_out:g}")
+        rows.append({"arm": c.arm, "model": c.model or "—", "price": price,
+                     "responses": c.responses, "cached": c.cached,
+                     "errors": f"{c.errors} ({c.error_rate:.0%})" if c.errors else "0",
                      "prompt_tokens": text.num(c.prompt_tokens, 1),
                      "completion_tokens": text.num(c.completion_tokens, 1),
                      "latency": f"{text.num(c.latency_mean_s, 3)} / {text.num(c.latency_p50_s, 3)}"
@@ -129,37 +133,44 @@ def cost_context(ev: Evaluation) -> dict[str, Any]:
             line += (f"; at the expected {cfg.calls_per_day:,.0f} calls a day it "
                      f"{'pays for itself' if b.pays_off else 'does not pay for itself'}")
         notes.append(line + ".")
-    return {"currency": currency, "rows": rows, "notes": notes, "priced": cfg is not None}
+    priced = cfg is not None or any(c.cost_per_call is not None for c in ev.costs)
+    return {"currency": currency, "rows": rows, "notes": notes, "priced": priced}
 
 
 def run_info(ev: Evaluation) -> dict[str, Any]:
     m = ev.run.manifest
-    counts = m.get("counts") or {}
-    versions = m.get("package_versions") or {}
     return {
-        "model": (m.get("model") or {}).get("spec") or (m.get("model") or {}).get("path", "?"),
-        "model_identity": str((m.get("model") or {}).get("identity", "")),
-        "engine": json.dumps((m.get("engine") or {}).get("identity", ""), sort_keys=True),
-        "golden_sets": [{"name": g.get("name"), "n": g.get("n_examples"),
-                         "guard": "yes" if g.get("guard") else "no",
-                         "hash": str(g.get("hash", ""))[:12]} for g in m.get("golden_sets") or []],
-        "arms": [{"name": a.get("name"), "kind": a.get("kind"),
-                  "detail": _arm_detail(a)} for a in m.get("arms") or []],
-        "scorers": [{"name": s.get("name"), "kind": s.get("kind"),
-                     "range": "..".join(f"{v:g}" for v in s.get("range") or [0, 1]),
-                     "direction": "higher" if s.get("higher_is_better", True) else "lower",
-                     "binary": "yes" if s.get("binary") else "no",
-                     "primary": "yes" if s.get("name") == ev.analysis.primary else ""}
-                    for s in m.get("scorers") or []],
-        "suite_hash": str(m.get("suite_hash", ""))[:12],
-        "seed": m.get("seed"), "started_at": m.get("started_at"),
-        "finished_at": m.get("finished_at"), "status": m.get("status"),
+        "engines": [{"name": e.name, "kind": e.kind, "model": e.model,
+                     "identity": json.dumps(e.identity, sort_keys=True),
+                     "pinned": e.pinned} for e in m.engines],
+        "golden_sets": [{"name": g.name, "n": g.n_examples, "guard": "yes" if g.guard else "no",
+                         "hash": g.hash[:12]} for g in m.golden_sets],
+        "arms": [{"name": a.name, "kind": a.kind, "engine": a.engine, "model": a.model or "—",
+                  "roles": _roles(a), "detail": _arm_detail(a.detail)} for a in m.arms],
+        "scorers": [{"name": s.name, "kind": s.kind,
+                     "range": "..".join(f"{v:g}" for v in s.range or [0, 1]),
+                     "direction": "higher" if s.higher_is_better else "lower",
+                     "binary": "yes" if s.binary else "no",
+                     "primary": "yes" if s.name == ev.analysis.primary else ""}
+                    for s in m.scorers],
+        "suite_hash": m.suite_hash[:12],
+        "seed": m.seed, "started_at": m.started_at,
+        "finished_at": m.finished_at, "status": m.status,
         "responses": len(ev.run.responses),
         "cached": int(ev.run.responses["cached"].fillna(False).astype(bool).sum()),
-        "generated": counts.get("generated_responses"),
-        "versions": ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+        "generated": m.counts.get("generated_responses"),
+        "arm_errors": int(ev.run.responses["error"].notna().sum()),
+        "warnings": list(m.warnings),
+        "torn": {name: len(offsets) for name, offsets in ev.run.torn_lines.items()},
+        "versions": ", ".join(f"{k} {v}" for k, v in sorted(m.package_versions.items())),
         "n_resamples": ev.analysis.n_resamples,
     }
+
+
+def _roles(arm: Any) -> str:
+    roles = [name for name, on in (("adapter", arm.has_adapter), ("retrieval", arm.has_retrieval),
+                                   ("constrained decoding", arm.constrained)) if on]
+    return ", ".join(roles) or "—"
 
 
 def _arm_detail(arm: dict[str, Any]) -> str:
@@ -215,8 +226,8 @@ def comparison_context(comp: Comparison, results: list[GateResult], responses_ba
                        "test": f"{d.test.name}, {text.pvalue(d.test.p_value)}", "n": d.n})
     counts = [{"arm": arm, "scorer": scorer, "lost": lost, "gained": gained}
               for (arm, scorer), (lost, gained) in comp.flip_counts().items()]
-    b_text = responses_base.set_index(["arm", "example_id"])["text"].to_dict()
-    c_text = responses_cur.set_index(["arm", "example_id"])["text"].to_dict()
+    b_text = responses_base.set_index(["arm", "uid"])["text"].to_dict()
+    c_text = responses_cur.set_index(["arm", "uid"])["text"].to_dict()
     flips = [{"direction": "pass → fail" if not f.to_pass else "fail → pass", "arm": f.arm,
               "scorer": f.scorer, "id": f.example_id, "golden_set": f.golden_set,
               "before": clip(b_text.get((f.arm, f.example_id)), 300),
@@ -248,7 +259,7 @@ def report_context(ev: Evaluation, plot_link: str) -> dict[str, Any]:
                     f"{c.losses} losses of {c.n})")
     return {
         "suite": an.suite_name, "run_id": an.run_id, "headline": headline,
-        "description": (ev.run.manifest.get("suite") or {}).get("description", ""),
+        "description": ev.run.manifest.suite.get("description", ""),
         "partial": ev.completeness.summary,
         "verdict": {"decision": v.decision, "icon": VERDICT_ICONS.get(v.decision, ""),
                     "exit_code": v.exit_code, "reasons": list(v.reasons),

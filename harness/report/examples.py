@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from harness.decision.analysis import TASKS, Analysis
-from harness.decision.config import GateSpec, names_of
+from harness.spec.gates import GateSpec, names_of
 
 MAX_TEXT = 600
 
@@ -63,9 +63,9 @@ def biggest_differences(an: Analysis, examples: pd.DataFrame, responses: pd.Data
     key = d + 1e-3 * others  # the primary decides; the others only order equal differences
     wins = [i for i in np.argsort(-key, kind="stable") if usable[i] and d[i] > margin + 1e-12]
     losses = [i for i in np.argsort(key, kind="stable") if usable[i] and d[i] < -margin - 1e-12]
-    by_id = examples.drop_duplicates("id").set_index(examples.drop_duplicates("id")["id"]
-                                                     .astype(str))
-    texts = responses.set_index(["arm", "example_id"])["text"].to_dict()
+    by_id = examples.drop_duplicates("uid").set_index(examples.drop_duplicates("uid")["uid"]
+                                                      .astype(str))
+    texts = responses.set_index(["arm", "uid"])["text"].to_dict()
 
     def build(i: int, winner: str) -> SideBySide:
         ex_id = str(an.example_ids[i])

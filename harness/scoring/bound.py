@@ -1,19 +1,24 @@
 """A scorer built with its options: one `score_batch` call whatever the scorer's shape.
 
-The runner always scores in batches; per-example scorers are looped here. Every value is
-checked against the scorer's declared range, because stats and gates trust that range.
+The runner always scores in batches of Samples; per-example scorers are looped here, and
+scorers written in the older two-argument form `(example, output)` are called that way. A
+sample whose arm failed (the request errored after its retries) is never shown to the scorer:
+it scores the scorer's worst value, so an arm that fails cannot win. Every value is checked
+against the scorer's declared range, because stats and gates trust that range.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from harness.errors import ConfigError
 from harness.scoring.info import ScorerInfo
-from harness.types import Example, Score
+from harness.types import Example, Response, Sample, Score
 
 _TOLERANCE = 1e-6  # float noise (a cosine of 1.0000001) is clamped, not rejected
 
@@ -29,23 +34,52 @@ class BoundScorer:
     def name(self) -> str:
         return self.info.name
 
+    @cached_property
+    def takes_sample(self) -> bool:
+        """True for `(sample)` / `(samples)` callables; False for `(example, output)`."""
+        try:
+            params = [p for p in inspect.signature(self.fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                      and p.default is p.empty]
+        except (TypeError, ValueError):
+            return True
+        return len(params) < 2
+
+    def score_samples(self, samples: Sequence[Sample]) -> list[Score]:
+        samples = list(samples)
+        scores: list[Score | None] = [None] * len(samples)
+        live = [i for i, s in enumerate(samples) if not s.response.failed]
+        for i, s in enumerate(samples):
+            if s.response.failed:
+                scores[i] = Score(self.info.worst, f"arm error: {s.response.error}")
+        if live:
+            for i, score in zip(live, self._call([samples[i] for i in live]), strict=True):
+                scores[i] = score
+        return [s for s in scores if s is not None]
+
+    def _call(self, samples: list[Sample]) -> list[Score]:
+        if self.info.batch:
+            if self.takes_sample:
+                raw = list(self.fn(samples))
+            else:
+                raw = list(self.fn([s.example for s in samples], [s.output for s in samples]))
+            if len(raw) != len(samples):
+                raise ConfigError(
+                    f"scorer {self.name!r} returned {len(raw)} scores for {len(samples)} outputs"
+                )
+        elif self.takes_sample:
+            raw = [self.fn(sample) for sample in samples]
+        else:
+            raw = [self.fn(sample.example, sample.output) for sample in samples]
+        return [self._checked(value) for value in raw]
+
     def score_batch(self, examples: Sequence[Example], outputs: Sequence[str]) -> list[Score]:
+        """Score plain outputs (no request, no context): a convenience for tests and notebooks."""
         examples, outputs = list(examples), list(outputs)
         if len(examples) != len(outputs):
             raise ValueError(f"{len(examples)} examples but {len(outputs)} outputs")
-        if not examples:
-            return []
-        if self.info.batch:
-            raw = list(self.fn(examples, outputs))
-            if len(raw) != len(examples):
-                raise ConfigError(
-                    f"scorer {self.name!r} returned {len(raw)} scores for {len(examples)} outputs"
-                )
-        else:
-            raw = [
-                self.fn(example, output) for example, output in zip(examples, outputs, strict=True)
-            ]
-        return [self._checked(value) for value in raw]
+        return self.score_samples([Sample(e, Response(o)) for e, o in
+                                   zip(examples, outputs, strict=True)])
 
     def score(self, example: Example, output: str) -> Score:
         return self.score_batch([example], [output])[0]

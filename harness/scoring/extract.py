@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.errors import DataError
-from harness.types import Example, Score
+from harness.types import Example, Sample, Score
 
 _DECODER = json.JSONDecoder()
 
@@ -63,17 +63,18 @@ def _where(example: Example) -> str:
 Compare = Callable[[str, str, Example], Score]  # (output text, reference text, example)
 
 
-def on_field(compare: Compare, field: str | None, worst: float) -> Callable[[Example, str], Score]:
-    """A per-example scorer comparing `field` of output and reference (whole texts if None).
+def on_field(compare: Compare, field: str | None, worst: float) -> Callable[[Sample], Score]:
+    """A per-sample scorer comparing `field` of output and reference (whole texts if None).
 
     An output without the field scores `worst`; the extracted value becomes `Score.answer`.
     """
     if field is None:
-        return lambda example, output: compare(output, example.reference, example)
+        return lambda sample: compare(sample.output, sample.reference, sample.example)
 
-    def score(example: Example, output: str) -> Score:
+    def score(sample: Sample) -> Score:
+        example = sample.example
         reference = reference_field(example, field)
-        got = field_text(output, field)
+        got = field_text(sample.output, field)
         if got is None:
             return Score(worst, f"output is not JSON with field {field}")
         result = compare(got, reference, example)

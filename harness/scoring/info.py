@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.types import Example, Score
+from harness.types import Sample, Score
 
-# Non-batch scorers: (example, output) -> Score. Batch scorers: (examples, outputs) -> scores.
-ScoreFn = Callable[[Example, str], Score]
-BatchScoreFn = Callable[[list[Example], list[str]], list[Score]]
+# A scorer's callable takes a Sample (example, request as sent, response, retrieved context);
+# batch scorers take a list of them. The older two-argument forms, (example, output) and
+# (examples, outputs), still work: BoundScorer tells them apart by their signature.
+ScoreFn = Callable[[Sample], Score]
+BatchScoreFn = Callable[[list[Sample]], list[Score]]
 Factory = Callable[..., Callable[..., Any]]
 
 # Set on a factory by @scorer, so a factory found by module or file path carries its info.
@@ -26,6 +28,8 @@ INFO_ATTR = "__harness_scorer__"
 # A factory parameter with this name receives the folder relative paths resolve against
 # (the suite's folder); it is injected, never a user option.
 BASE_DIR_PARAM = "base_dir"
+
+NEEDS = frozenset({"reference", "context", "engine"})
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -36,8 +40,11 @@ class ScorerInfo:
     range: tuple[float, float] = (0.0, 1.0)
     higher_is_better: bool = True
     binary: bool = False  # values are only range[0] or range[1]
-    batch: bool = False  # the callable takes (examples, outputs) lists
+    batch: bool = False  # the callable takes a list of samples
     description: str = ""
+    # What the scorer reads besides the output: "reference", "context" (retrieved passages),
+    # "engine" (a model of its own). A suite whose arms cannot give it is refused at load.
+    needs: frozenset[str] = frozenset({"reference"})
     signature: inspect.Signature = field(
         default_factory=inspect.Signature, compare=False, repr=False
     )
@@ -52,11 +59,20 @@ class ScorerInfo:
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"scorer {self.name!r}: range {self.range} must be finite, low < high")
         object.__setattr__(self, "range", (float(lo), float(hi)))
+        unknown = set(self.needs) - NEEDS
+        if unknown:
+            raise ValueError(f"scorer {self.name!r}: unknown needs {sorted(unknown)}; "
+                             f"expected some of {sorted(NEEDS)}")
+        object.__setattr__(self, "needs", frozenset(self.needs))
 
     @property
     def minimum(self) -> float:
-        """The worst value when higher is better (what a failed extraction scores)."""
+        """The worst value (what a failed extraction, or an arm that failed, scores)."""
         return self.range[0] if self.higher_is_better else self.range[1]
+
+    @property
+    def worst(self) -> float:
+        return self.minimum
 
     @property
     def options(self) -> dict[str, Any]:
@@ -88,6 +104,7 @@ class ScorerInfo:
             "higher_is_better": self.higher_is_better,
             "binary": self.binary,
             "batch": self.batch,
+            "needs": sorted(self.needs),
             "description": self.description,
             "options": {name: _json_default(default) for name, default in self.options.items()},
             "required_options": self.required_options,

@@ -33,11 +33,13 @@ def scorer(
     binary: bool = False,
     batch: bool = False,
     description: str = "",
+    needs: tuple[str, ...] | frozenset[str] = ("reference",),
 ) -> Callable[[Factory], Factory]:
     """Register the decorated factory under `name`; the factory itself is returned unchanged.
 
-    Non-batch factories return `(example, output) -> Score`; batch ones return
-    `(examples, outputs) -> list[Score]`. The factory's keyword parameters are its options.
+    Non-batch factories return `(sample) -> Score`; batch ones return
+    `(samples) -> list[Score]`. The factory's keyword parameters are its options. `needs`
+    says what the scorer reads besides the output ("reference", "context", "engine").
     """
     value_range = range
 
@@ -50,6 +52,7 @@ def scorer(
             binary=binary,
             batch=batch,
             description=description or (doc[0] if doc else ""),
+            needs=frozenset(needs),
             signature=inspect.signature(factory),
         )
         setattr(factory, INFO_ATTR, info)

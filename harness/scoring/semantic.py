@@ -13,7 +13,7 @@ import numpy as np
 from harness.scoring.extract import field_text, reference_field
 from harness.scoring.options import check_field, check_positive_int, check_str
 from harness.scoring.registry import scorer
-from harness.types import Example, Score
+from harness.types import Sample, Score
 
 
 @scorer("embedding_similarity", batch=True)
@@ -35,11 +35,12 @@ def embedding_similarity(
 
     embedder_folder(model_path)  # fail at build time, not after generation, on a bad folder
 
-    def score(examples: list[Example], outputs: list[str]) -> list[Score]:
+    def score(samples: list[Sample]) -> list[Score]:
         from harness.embedding import embed
 
         pairs: list[tuple[str | None, str]] = []
-        for example, output in zip(examples, outputs, strict=True):
+        for sample in samples:
+            example, output = sample.example, sample.output
             if field is None:
                 pairs.append((output, example.reference))
             else:

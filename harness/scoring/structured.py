@@ -10,7 +10,7 @@ from harness.errors import ConfigError
 from harness.scoring.extract import first_json_object
 from harness.scoring.options import check_bool
 from harness.scoring.registry import scorer
-from harness.types import Example, Score
+from harness.types import Sample, Score
 
 
 def parse_output(output: str, extract: bool) -> tuple[Any, str]:
@@ -29,13 +29,13 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-@scorer("json_valid", binary=True)
+@scorer("json_valid", binary=True, needs=())
 def json_valid(extract: bool = False) -> Any:
     """1 when the whole output parses as JSON (or, with extract=true, contains a JSON object)."""
     check_bool("extract", extract)
 
-    def score(example: Example, output: str) -> Score:
-        value, why = parse_output(output, extract)
+    def score(sample: Sample) -> Score:
+        value, why = parse_output(sample.output, extract)
         if why:
             return Score(0.0, why)
         return Score(1.0, "", answer=_compact(value))
@@ -63,7 +63,7 @@ def _load_schema(schema: Any, schema_file: Any, base_dir: Path) -> dict[str, Any
     return loaded
 
 
-@scorer("json_schema", binary=True)
+@scorer("json_schema", binary=True, needs=())
 def json_schema(
     schema: dict[str, Any] | None = None,
     schema_file: str | None = None,
@@ -83,8 +83,8 @@ def json_schema(
         raise ValueError(f"the JSON schema is invalid: {exc.message}") from exc
     validator = validator_cls(loaded)
 
-    def score(example: Example, output: str) -> Score:
-        value, why = parse_output(output, extract)
+    def score(sample: Sample) -> Score:
+        value, why = parse_output(sample.output, extract)
         if why:
             return Score(0.0, why)
         # best_match picks the most relevant error, which is what a reader wants to see first.

@@ -16,7 +16,7 @@ from harness.errors import DataError
 from harness.scoring.extract import on_field, output_field
 from harness.scoring.options import check_bool, check_field, check_str
 from harness.scoring.registry import scorer
-from harness.types import Example, Score
+from harness.types import Example, Sample, Score
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _ASCII_PUNCT = frozenset(string.punctuation)
@@ -89,7 +89,7 @@ def contains(field: str | None = None, normalize: bool = False) -> Any:
     return on_field(compare, field, 0.0)
 
 
-@scorer("regex", binary=True)
+@scorer("regex", binary=True, needs=())
 def regex(
     pattern: str | None = None,
     field: str | None = None,
@@ -126,9 +126,9 @@ def regex(
                 f"expression: {exc}"
             ) from exc
 
-    def score(example: Example, output: str) -> Score:
-        rx = compiled(example)
-        text, failed = output_field(output, field, 0.0)
+    def score(sample: Sample) -> Score:
+        rx = compiled(sample.example)
+        text, failed = output_field(sample.output, field, 0.0)
         if failed is not None:
             return failed
         match = rx.fullmatch(text) if full_match else rx.search(text)

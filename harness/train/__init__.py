@@ -1,7 +1,7 @@
 """Training the QLoRA adapter arm: config, data preparation, leakage guard, trainer, store.
 
-Kept free of heavy imports: `harness.config` imports `harness.train.config` for the suite's
-`train` section, and loading a suite must not pull in torch.
+Kept free of heavy imports: loading a suite (whose `train` section is
+`harness.spec.train.TrainConfig`) must not pull in torch.
 """
 
 import logging

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, ModelError
-from harness.train.config import ALL_LINEAR, TrainConfig
+from harness.spec.train import ALL_LINEAR, TrainConfig
 
 OUTPUT_LAYERS = {"lm_head"}  # never adapted: peft's "all-linear" skips it too
 

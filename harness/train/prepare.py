@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.golden import GoldenSet, load_examples, load_golden_set
-from harness.train.config import TrainJob
 from harness.train.data import (
     LengthReport,
     Tokenized,
@@ -19,6 +18,7 @@ from harness.train.data import (
     tokenize,
     with_system_prompt,
 )
+from harness.train.job import TrainJob
 from harness.train.leakage import Overlap, find_overlaps, refuse_on_overlap
 from harness.train.manifest import file_sha256
 from harness.types import Example

@@ -29,8 +29,8 @@ from harness.adapters_io import VLLM_LORA_RANKS, adapter_content_hash, check_vll
 from harness.errors import ConfigError, ModelError
 from harness.models import ResolvedModel, resolve_model
 from harness.train import model as train_model
-from harness.train.config import TrainJob
 from harness.train.data import IGNORE_INDEX, PadCollator, prompt_key
+from harness.train.job import TrainJob
 from harness.train.leakage import exact_key
 from harness.train.manifest import (
     LOSS_CURVE_FILE,

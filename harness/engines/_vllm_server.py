@@ -25,8 +25,6 @@ import httpx
 
 from harness.errors import EngineError
 
-VLLM_MODULE = "vllm.entrypoints.openai.api_server"  # the `vllm` console script fails on CPU
-
 # The environment vLLM needs here: runtime LoRA loading on, a small KV cache (CPU build), and
 # no model hub (the model is a local folder). Values already in os.environ win.
 DEFAULT_SERVER_ENV = {

@@ -1,5 +1,8 @@
 """Synthetic run directories with a known truth, written in the real format (harness.store).
 
+The manifest is written in the older version-1 shape, so every test that uses these also
+proves that run directories written before typed manifests stay readable.
+
 Tests and benches use them to exercise reports, gates and compares without a model: each arm
 has a true pass rate per binary scorer and a true mean for the continuous one, so what the
 statistics should find is known.
@@ -13,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.store import RunStore, stable_hash
+from harness.store import RunStore, stable_hash, write_json_atomic
 
 TOPICS = ("fares", "passes", "schedules", "routes", "refunds")
 
@@ -103,7 +106,8 @@ def write_run(root: Path, sim: SimRun) -> Path:
              "gates": sim.gates, "cost": sim.cost,
              "golden_sets": [{"path": "support.jsonl"},
                              {"path": "general_guard.jsonl", "guard": True}]}
-    store.write_manifest({
+    # A version-1 manifest, as harness wrote before typed manifests: read through migration.
+    write_json_atomic(store.manifest_path, {
         "run_id": sim.run_id, "suite_name": sim.suite, "suite_path": "suite.yaml",
         "suite_hash": stable_hash(suite), "suite": suite,
         "golden_sets": [{"name": "support", "path": "support.jsonl", "hash": sim.golden_hash,

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from harness.decision.completeness import load_scored_run
 from harness.decision.evaluate import evaluate, evaluate_compare
-from harness.decision.summary import compare_summary, run_summary
+from harness.report.summary import compare_summary, run_summary
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,322 @@
+"""An engine that runs the model in this process with transformers (and LoRA adapters with peft).
+
+It needs no server, which makes it the engine for tests, CI and small runs. Prompts are
+rendered with the tokenizer's chat template and tokenised without extra special tokens, as
+vLLM's chat endpoint does, so both engines see the same token ids.
+
+Batching (harness/engines/batching.py): requests are grouped by adapter and generation
+parameters and bucketed by prompt length; each batch is one left-padded `model.generate` call.
+- Greedy (temperature 0) output does not depend on the batch in exact arithmetic, and in fp32
+  it does not (24/24 answers of 64 tokens identical batched and one at a time). In bf16 a
+  different batch shape rounds differently and near-tied tokens flip: 15 of those 24 answers
+  diverged somewhere. bf16 greedy output is reproducible for the same requests (the same
+  batches), but depends on which requests share a batch; use dtype float32 where that matters.
+- Sampled output (temperature > 0) is seeded per batch from `params.seed`, so a run is
+  reproducible, but a request's sample depends on which requests share its batch.
+- `latency_s` is the batch's wall time shared equally among its requests (loading an adapter
+  for the batch is not counted: it is a one-off serving cost).
+
+Adapters are served on the one loaded base: the first wraps it in a PeftModel, later ones are
+added with `load_adapter`, and base requests run inside `disable_adapter()`. At most
+`max_loaded_adapters` stay loaded; the least recently used is deleted beyond that.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.engines._batching import Batch, plan_batches
+from harness.engines._dtypes import default_device, resolve_dtype_name
+from harness.engines.base import Engine, ProgressCallback
+from harness.errors import ConfigError, EngineError, ModelError
+from harness.models import ResolvedModel
+from harness.types import AdapterRef, GenerationParams, Request, Response
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
+
+
+def resolve_dtype(name: str, device: str) -> torch.dtype:
+    return _DTYPES[resolve_dtype_name(name, device)]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def serving_name(adapter: AdapterRef) -> str:
+    # Named by content, never by folder: new weights under an old folder get a new name.
+    return f"lora_{adapter.content_hash[:16]}"
+
+
+def check_adapter_folder(adapter: AdapterRef) -> None:
+    folder = Path(adapter.path)
+    if not folder.is_dir():
+        raise ModelError(f"adapter {adapter.name!r}: folder {folder} does not exist")
+    if not (folder / "adapter_config.json").is_file():
+        raise ModelError(f"adapter {adapter.name!r}: {folder} has no adapter_config.json")
+
+
+class LocalEngine(Engine):
+    kind = "local"
+
+    def __init__(
+        self,
+        model: ResolvedModel,
+        dtype: str = "auto",
+        batch_size: int = 8,
+        threads: int | None = None,
+        max_loaded_adapters: int = 4,
+    ):
+        if batch_size < 1:
+            raise ConfigError(f"engine batch_size must be at least 1, got {batch_size}")
+        if max_loaded_adapters < 1:
+            raise ConfigError(
+                f"engine max_loaded_adapters must be at least 1, got {max_loaded_adapters}"
+            )
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the run shows its own rich progress
+
+        if threads is not None:
+            torch.set_num_threads(threads)  # process-wide: torch has no per-model setting
+        self._resolved = model
+        self._device = default_device()
+        self._dtype = resolve_dtype(dtype, self._device)
+        self._batch_size = batch_size
+        self._max_adapters = max_loaded_adapters
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(model.path)
+            base = AutoModelForCausalLM.from_pretrained(model.path, dtype=self._dtype)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"model {model.path} could not be loaded: {exc}") from exc
+        if not self._tokenizer.chat_template:
+            raise ModelError(f"model {model.path} has no chat template in its tokenizer")
+        self._base = base.to(self._device).eval()
+        self._model: Any = self._base  # becomes a PeftModel once the first adapter is loaded
+        self._loaded: OrderedDict[str, None] = OrderedDict()  # serving names, oldest first
+        self._eos_ids = self._stop_token_ids()
+        pad = self._tokenizer.pad_token_id
+        self._pad_id = pad if pad is not None else self._eos_ids[0]
+        self._closed = False
+
+    def _stop_token_ids(self) -> list[int]:
+        # The tokenizer's eos plus any extra eos the model's generation config names (as vLLM).
+        ids = [self._tokenizer.eos_token_id]
+        extra = self._base.generation_config.eos_token_id
+        ids += extra if isinstance(extra, list) else [extra]
+        return list(dict.fromkeys(i for i in ids if i is not None))
+
+    # ---- Engine interface ----------------------------------------------------------------
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "model": self._resolved.identity,
+            "dtype": dtype_name(self._dtype),
+        }
+
+    def generate(
+        self, requests: Sequence[Request], progress: ProgressCallback | None = None
+    ) -> list[Response]:
+        if self._closed:
+            raise EngineError("the local engine was closed; create a new one")
+        for request in requests:  # fail before generating anything, not half-way
+            if request.adapter is not None:
+                check_adapter_folder(request.adapter)
+        prompts = [self.encode(request.messages) for request in requests]
+        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
+            self._check_fits(i, len(prompt), request.params.max_tokens)
+        results: list[Response | None] = [None] * len(requests)
+        for batch in plan_batches(requests, [len(p) for p in prompts], self._batch_size):
+            rows = [prompts[i] for i in batch.indices]
+            responses = self._run_batch(batch, rows)
+            for i, response in zip(batch.indices, responses, strict=True):
+                results[i] = response
+                if progress is not None:
+                    progress(i, response)
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._model = self._base = None
+        gc.collect()
+        if self._device == "cuda":
+            torch.cuda.empty_cache()
+
+    # ---- prompts -----------------------------------------------------------------------------
+
+    def encode(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """Token ids of the chat-templated prompt, as vLLM's chat endpoint would tokenise it."""
+        text = self._tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, tokenize=False
+        )
+        # The template already holds every special token: adding a BOS would double it.
+        return self._tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _check_fits(self, index: int, prompt_tokens: int, max_tokens: int) -> None:
+        limit = getattr(self._base.config, "max_position_embeddings", None)
+        if limit is not None and prompt_tokens + max_tokens > limit:
+            raise EngineError(
+                f"request {index}: prompt of {prompt_tokens} tokens + max_tokens {max_tokens} "
+                f"exceeds the model's context of {limit} tokens"
+            )
+
+    # ---- one batch ---------------------------------------------------------------------------
+
+    def _run_batch(self, batch: Batch, rows: list[list[int]]) -> list[Response]:
+        width = max(len(r) for r in rows)
+        # Left padding: every prompt ends at the same column, where generation starts.
+        input_ids = torch.tensor([[self._pad_id] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        # Loading an adapter is a one-off serving cost, not the requests' latency: do it first.
+        adapter_context = self._adapter_active(batch.adapter)
+        started = time.perf_counter()
+        try:
+            with adapter_context, torch.inference_mode(), self._rng(batch):
+                output = self._model.generate(
+                    input_ids=input_ids.to(self._device),
+                    attention_mask=mask.to(self._device),
+                    **self._generation_kwargs(batch.params),
+                )
+        except RuntimeError as exc:
+            raise EngineError(f"local generation failed: {exc}") from exc
+        share = (time.perf_counter() - started) / len(rows)
+        completions = output[:, width:].tolist()
+        return [
+            self._response(tokens, len(prompt), share, batch.params)
+            for tokens, prompt in zip(completions, rows, strict=True)
+        ]
+
+    def _generation_kwargs(self, params: GenerationParams) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_tokens,
+            "eos_token_id": self._eos_ids,
+            "pad_token_id": self._pad_id,
+            "repetition_penalty": 1.0,  # outputs depend on the request only, not model defaults
+        }
+        if params.temperature > 0:
+            # top_k 0 disables transformers' default top-k of 50 (vLLM applies none).
+            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p,
+                          top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=self._tokenizer)
+        return kwargs
+
+    def _rng(self, batch: Batch) -> AbstractContextManager[Any]:
+        if batch.params.temperature <= 0:
+            return nullcontext()
+        return _seeded(batch.params.seed, self._device)
+
+    def _response(
+        self, tokens: list[int], prompt_tokens: int, latency: float, params: GenerationParams
+    ) -> Response:
+        count, hit_eos = self._generated_length(tokens)
+        text = self._tokenizer.decode(tokens[:count], skip_special_tokens=True)
+        cut = first_stop(text, params.stop)
+        if cut is not None:
+            # Generation halted on the token that completed the stop string; anything after it
+            # in this row is padding (which equals eos for many models), so recount up to it.
+            count = self._tokens_until_stop(tokens[:count], params.stop)
+            text = text[:cut]
+        finished = hit_eos or cut is not None
+        return Response(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=count,
+            latency_s=latency,
+            finish_reason="stop" if finished else "length",
+        )
+
+    def _generated_length(self, tokens: list[int]) -> tuple[int, bool]:
+        """Tokens this row really generated (its eos included), and whether it ended on eos."""
+        for position, token in enumerate(tokens):
+            if token in self._eos_ids:
+                return position + 1, True
+            if token == self._pad_id:  # pad differs from eos: the row stopped on a stop string
+                return position, False
+        return len(tokens), False
+
+    def _tokens_until_stop(self, tokens: list[int], stops: Sequence[str]) -> int:
+        for count in range(1, len(tokens) + 1):
+            text = self._tokenizer.decode(tokens[:count], skip_special_tokens=True)
+            if first_stop(text, stops) is not None:
+                return count
+        return len(tokens)
+
+    # ---- adapters ----------------------------------------------------------------------------
+
+    def _adapter_active(self, adapter: AdapterRef | None) -> AbstractContextManager[Any]:
+        if adapter is None:
+            if self._model is self._base:
+                return nullcontext()
+            return self._model.disable_adapter()
+        name = self._ensure_loaded(adapter)  # may replace self._model with a PeftModel
+        self._model.set_adapter(name)
+        return nullcontext()
+
+    def _ensure_loaded(self, adapter: AdapterRef) -> str:
+        name = serving_name(adapter)
+        if name in self._loaded:
+            self._loaded.move_to_end(name)
+            return name
+        check_adapter_folder(adapter)
+        try:
+            self._load_adapter(adapter.path, name)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelError(
+                f"adapter {adapter.name!r} at {adapter.path} could not be loaded: {first_line}"
+            ) from exc
+        self._loaded[name] = None
+        # Evict after loading, so the adapter about to be used is never the one deleted.
+        while len(self._loaded) > self._max_adapters:
+            oldest, _ = self._loaded.popitem(last=False)
+            self._model.delete_adapter(oldest)
+        return name
+
+    def _load_adapter(self, path: str, name: str) -> None:
+        with warnings.catch_warnings():
+            # peft calls a transformers API deprecated in v5: not the user's concern.
+            warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+            if self._model is self._base:
+                from peft import PeftModel
+
+                self._model = PeftModel.from_pretrained(self._base, path, adapter_name=name)
+                self._model.eval()
+            else:
+                self._model.load_adapter(path, adapter_name=name)
+
+    @property
+    def loaded_adapters(self) -> list[str]:
+        """Serving names of the adapters now loaded, least recently used first."""
+        return list(self._loaded)
+
+
+def first_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Where the earliest stop string starts in `text`, or None."""
+    hits = [text.find(s) for s in stops if s]
+    hits = [h for h in hits if h >= 0]
+    return min(hits) if hits else None
+
+
+@contextmanager
+def _seeded(seed: int, device: str) -> Iterator[None]:
+    """Seed torch's global RNG for one batch; the caller's RNG state is restored afterwards."""
+    devices = [torch.cuda.current_device()] if device == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

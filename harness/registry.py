@@ -1,0 +1,136 @@
+"""One registry per kind of extension (engines, arms, retrievers, judges): kind -> config model.
+
+A kind is one module: its pydantic config model, decorated with `@REGISTRY.register("name")`,
+and the class it builds (imported lazily by the config's `build`, so that reading a suite never
+imports torch). The registry finds its kinds by itself, so nothing keeps a list of them:
+- every module of its package whose name does not start with "_" (they import only the
+  standard library and pydantic at top level, so importing them all is cheap);
+- modules of installed packages named by the entry-point group (`harness.engines`, ...);
+- anything registered at run time (a test, a notebook), which bumps `version` so the suite
+  model built from the registries is rebuilt.
+
+The suite schema, `harness schema`, error messages and factories are all built from here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import pkgutil
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar, Union
+
+from pydantic import BaseModel, Discriminator, Field, Tag
+
+from harness.errors import ConfigError
+
+M = TypeVar("M", bound=type[BaseModel])
+
+
+class Registry(Generic[M]):
+    def __init__(self, what: str, package: str, entry_point_group: str,
+                 default_kind: str | None = None):
+        self.what = what  # "engine", "arm", ...: used in messages
+        self.package = package
+        self.entry_point_group = entry_point_group
+        self.default_kind = default_kind  # the kind of a mapping that names none
+        self._kinds: dict[str, M] = {}
+        self._lock = threading.RLock()
+        self._discovered = False
+        self._discovering = False
+        self.version = 0
+        self.broken: list[str] = []  # entry points that failed to load, with why
+
+    # ---- registration ------------------------------------------------------------------------
+
+    def register(self, kind: str) -> Callable[[M], M]:
+        """Class decorator: register a config model (with a `kind: Literal[kind]` field)."""
+
+        def decorate(config: M) -> M:
+            field = config.model_fields.get("kind")
+            if field is None:
+                raise TypeError(f"{config.__name__} needs a `kind: Literal[{kind!r}]` field")
+            with self._lock:
+                existing = self._kinds.get(kind)
+                if existing is not None and _origin(existing) != _origin(config):
+                    raise ConfigError(f"{self.what} kind {kind!r} is already registered by "
+                                      f"{_origin(existing)}; cannot register {_origin(config)}")
+                self._kinds[kind] = config
+                self.version += 1
+            return config
+
+        return decorate
+
+    def unregister(self, kind: str) -> None:
+        with self._lock:
+            if self._kinds.pop(kind, None) is not None:
+                self.version += 1
+
+    # ---- lookup ------------------------------------------------------------------------------
+
+    def kinds(self) -> dict[str, M]:
+        self._discover()
+        with self._lock:
+            return dict(sorted(self._kinds.items()))
+
+    def get(self, kind: str) -> M:
+        kinds = self.kinds()
+        if kind not in kinds:
+            raise ConfigError(self.unknown_message(kind))
+        return kinds[kind]
+
+    def unknown_message(self, kind: Any) -> str:
+        known = list(self.kinds())
+        message = f"unknown {self.what} kind {kind!r}; known: {', '.join(known)}"
+        close = difflib.get_close_matches(str(kind), known, n=1)
+        return message + (f" (did you mean {close[0]!r}?)" if close else "")
+
+    def kind_of(self, value: Any) -> str | None:
+        """The kind a raw mapping (or a built config) asks for: what the union dispatches on."""
+        if isinstance(value, dict):
+            kind = value.get("kind", self.default_kind)
+        else:
+            kind = getattr(value, "kind", None)
+        return kind if isinstance(kind, str) else None
+
+    def union(self) -> Any:
+        """The type of one config of this registry: a union tagged by `kind`."""
+        kinds = self.kinds()
+        members = [Annotated[config, Tag(kind)] for kind, config in kinds.items()]
+        if len(members) == 1:
+            return next(iter(kinds.values()))
+        return Annotated[Union[tuple(members)],  # noqa: UP007 - built at run time
+                         Field(discriminator=Discriminator(
+                             self.kind_of, custom_error_type="unknown_kind",
+                             custom_error_message=f"unknown {self.what} kind",
+                             custom_error_context={"what": self.what}))]
+
+    # ---- discovery ---------------------------------------------------------------------------
+
+    def _discover(self) -> None:
+        with self._lock:
+            if self._discovered or self._discovering:
+                return
+            self._discovering = True
+        try:
+            package = importlib.import_module(self.package)
+            for info in pkgutil.iter_modules(package.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{self.package}.{info.name}")
+            for entry_point in importlib.metadata.entry_points(group=self.entry_point_group):
+                try:
+                    entry_point.load()  # importing the module registers its kinds
+                except Exception as exc:  # one broken plugin must not hide the others
+                    self.broken.append(f"{self.entry_point_group} entry point "
+                                       f"{entry_point.name!r} ({entry_point.value}) failed to "
+                                       f"load: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._discovering = False
+                self._discovered = True
+
+
+def _origin(config: type) -> str:
+    return f"{config.__module__}.{config.__qualname__}"

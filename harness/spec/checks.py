@@ -1,0 +1,142 @@
+"""Checks of a suite that need more than one field: names that must exist, files, capabilities.
+
+Everything `harness run` would refuse before generating is refused here, at load time, so
+`harness validate` catches it: unknown arm or engine names, missing files and folders, an
+adapter on an engine that cannot serve one, a scorer that needs what an arm cannot give.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.arms.base import DEFAULT_ENGINE
+from harness.errors import ConfigError, ModelError
+from harness.spec.gates import check_gates
+
+Loc = tuple[Any, ...]
+
+
+def suite_problems(suite: Any, *, require_adapters: bool = True) -> list[tuple[Any, ...]]:
+    """(location, message) or (location, message, error class) for each problem found."""
+    problems: list[tuple[Any, ...]] = []
+    problems += _golden_set_problems(suite)
+    problems += _engine_problems(suite)
+    problems += _arm_problems(suite, require_adapters)
+    problems += _scorer_problems(suite)
+    arm_names = [a.name for a in suite.arms]
+    scorer_names = [s.name for s in suite.scorer_specs]
+    problems += check_gates(suite.gates, arm_names, scorer_names, suite.golden_set_names)
+    return problems
+
+
+def _duplicates(names: list[str], loc: Any, what: str) -> list[tuple[Loc, str]]:
+    return [(loc(i), f"duplicate {what} '{name}'") for i, name in enumerate(names)
+            if names.index(name) != i]
+
+
+def _golden_set_problems(suite: Any) -> list[tuple[Loc, str]]:
+    problems = []
+    for i, gs in enumerate(suite.golden_sets):
+        if not suite.resolve(gs.path).is_file():
+            problems.append((("golden_sets", i, "path"),
+                             f"golden set file not found: {suite.resolve(gs.path)}"))
+    problems += _duplicates(suite.golden_set_names, lambda i: ("golden_sets", i, "name"),
+                            "golden set name")
+    return problems
+
+
+def _engine_loc(name: str) -> Loc:
+    return ("engine",) if name == DEFAULT_ENGINE else ("engines", name)
+
+
+def _engine_problems(suite: Any) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    if DEFAULT_ENGINE in suite.engines:
+        problems.append((("engines", DEFAULT_ENGINE), f"'{DEFAULT_ENGINE}' is the name of the "
+                         "top-level `engine`; give this engine another name"))
+    for name, spec in suite.engine_specs().items():
+        for loc, message in spec.problems(suite.engine_context(name)):
+            # "@model": the suite's top-level model, which engines naming none share.
+            where = ("model", "base") if loc == ("@model",) else _engine_loc(name) + tuple(loc)
+            kind = (ModelError,) if "model" in where else ()
+            if (where, message, *kind) not in problems:
+                problems.append((where, message, *kind))
+    return problems
+
+
+def _arm_problems(suite: Any, require_adapters: bool) -> list[tuple[Any, ...]]:
+    problems = _duplicates([a.name for a in suite.arms], lambda i: ("arms", i, "name"),
+                           "arm name")
+    by_name = {a.name: a for a in suite.arms}
+    engines = suite.engine_specs()
+    named = sorted(suite.engines)
+    for i, arm in enumerate(suite.arms):
+        engine_name = arm.engine or DEFAULT_ENGINE
+        engine = engines.get(engine_name)
+        if engine is None:
+            expected = ", ".join(named) or "none (add an `engines:` section)"
+            problems.append((("arms", i, "engine"), f"'{arm.engine}' is not an engine of this "
+                             f"suite; expected one of: {expected}"))
+        elif arm.uses_adapter and not engine.serves_adapters:
+            problems.append((("arms", i, "engine"), f"arm '{arm.name}' serves an adapter, but "
+                             f"engine '{engine_name}' ({engine.kind}) cannot serve adapters"))
+        for field, ref in arm.arm_references():
+            target = by_name.get(ref)
+            if target is None or target is arm:
+                others = [a.name for a in suite.arms if a is not arm and not a.uses_adapter]
+                problems.append((("arms", i, field), f"'{ref}' is neither 'minimal' nor an arm "
+                                 f"of this suite ({', '.join(others) or 'none'})"))
+            elif target.uses_adapter:
+                problems.append((("arms", i, field), f"'{ref}' is itself a tuned arm; name the "
+                                 "arm whose prompt the adapter should answer"))
+        for loc, message, *kind in arm.problems(suite):
+            if kind and kind[0] is ModelError and loc == ("adapter",) and not require_adapters:
+                continue
+            problems.append((("arms", i, *loc), message, *kind))
+    return problems
+
+
+def _scorer_problems(suite: Any) -> list[tuple[Loc, str]]:
+    from harness.scoring import build_scorer
+
+    specs = suite.scorer_specs
+    problems = _duplicates([s.name for s in specs], lambda i: ("scorers", i), "scorer name")
+    golden_names = suite.golden_set_names
+    arm_names = [a.name for a in suite.arms]
+    for i, spec in enumerate(specs):
+        try:
+            # Building (not just resolving) checks the options too; it loads no model.
+            bound = build_scorer(spec.scorer_kind, spec.options, base_dir=suite.base_dir)
+        except ConfigError as exc:
+            problems.append((("scorers", i), exc.message))
+            continue
+        for name in spec.golden_sets or []:
+            if name not in golden_names:
+                problems.append((("scorers", i, "golden_sets"), f"'{name}' is not a golden set "
+                                 f"of this suite; expected one of: {', '.join(golden_names)}"))
+        for name in spec.arms or []:
+            if name not in arm_names:
+                problems.append((("scorers", i, "arms"), f"'{name}' is not an arm of this "
+                                 f"suite; expected one of: {', '.join(arm_names)}"))
+        if "context" in bound.info.needs:
+            scored = [a for a in suite.arms if spec.arms is None or a.name in spec.arms]
+            blind = [a.name for a in scored if not _gives_context(suite, a)]
+            if blind:
+                problems.append((("scorers", i), f"scorer '{spec.name}' needs retrieved "
+                                 f"context, which arm(s) {', '.join(blind)} do not give; "
+                                 "limit it with `arms: [...]`"))
+    if suite.primary_scorer and suite.primary_scorer not in [s.name for s in specs]:
+        problems.append((("primary_scorer",), f"'{suite.primary_scorer}' is not a scorer of "
+                         f"this suite; expected one of: {', '.join(s.name for s in specs)}"))
+    return problems
+
+
+def _gives_context(suite: Any, arm: Any, seen: frozenset[str] = frozenset()) -> bool:
+    if arm.gives_context:
+        return True
+    for _, ref in arm.arm_references():
+        target = next((a for a in suite.arms if a.name == ref), None)
+        if target is not None and ref not in seen and _gives_context(suite, target,
+                                                                     seen | {arm.name}):
+            return True
+    return False
