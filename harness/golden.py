@@ -65,7 +65,13 @@ def load_examples(path: Path, *, fmt: str = "auto", columns: dict[str, str] | No
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if fmt == "csv" or (fmt == "auto" and path.suffix.lower() == ".csv"):
-        examples = list(_read_csv(path, columns or {}, source))
+        try:
+            examples = list(_read_csv(path, columns or {}, source))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save "
+                            "the file as UTF-8") from None
+        except csv.Error as exc:
+            raise DataError(f"{path}: malformed CSV ({exc})") from None
     else:
         examples = list(_read_jsonl(path, fmt, source))
     if not examples:
@@ -91,8 +97,13 @@ def duplicate_input_warnings(path: Path, examples: list[Example]) -> list[str]:
 
 
 def _read_jsonl(path: Path, fmt: str, source: str):
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not UTF-8 text (byte {exc.start} of the "
+                                f"line: {exc.reason}); save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:

@@ -220,8 +220,8 @@ def test_module_reference_errors_name_what_is_missing(importable):
 
 
 def test_function_with_the_wrong_arity_is_refused(importable):
-    write(importable / "team_arity.py", "def f(output):\n    return 1.0\n")
-    with pytest.raises(ConfigError, match=r"must take \(example, output\)"):
+    write(importable / "team_arity.py", "def f(example, output, extra):\n    return 1.0\n")
+    with pytest.raises(ConfigError, match=r"must take \(sample\) or \(example, output\)"):
         resolve_scorer("team_arity:f")
 
 

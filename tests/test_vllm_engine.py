@@ -268,6 +268,64 @@ def test_vllm_and_local_engines_agree_on_greedy_outputs(engine, adapters, defaul
     assert rate["adapter"] >= 0.4
 
 
+@pytest.mark.vllm
+def test_a_suite_compares_a_local_arm_with_an_arm_on_an_openai_compatible_server(
+        engine, tmp_path):
+    """The question budgets depend on: one arm on the local engine, one on another server
+    (here the real vLLM server, spoken to as any OpenAI-compatible endpoint), each with its own
+    model and price in the report."""
+    import json as _json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from harness.cli.main import cli
+    from harness.store import load_run
+
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("".join(_json.dumps({"id": f"q{i}", "instruction": q, "output": "x"})
+                              + "\n" for i, q in enumerate(QUESTIONS[:4])))
+    suite = {
+        "name": "mixed",
+        "golden_sets": [{"path": "golden.jsonl"}],
+        "generation": {"max_tokens": 12},
+        "engines": {"served": {"kind": "openai", "url": engine.base_url,
+                               "model": engine.base_model_name, "provider": "self-hosted",
+                               "cost": {"input_per_million_tokens": 3.0,
+                                        "output_per_million_tokens": 15.0}}},
+        "arms": [{"name": "small", "kind": "prompt", "system_prompt": "Be brief."},
+                 {"name": "big", "kind": "prompt", "system_prompt": "Be brief.",
+                  "engine": "served"}],
+        "scorers": ["token_f1"],
+        "cost": {"input_per_million_tokens": 0.1, "output_per_million_tokens": 0.4},
+        "output": {"runs_dir": "runs", "reports_dir": "reports"},
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    result = CliRunner().invoke(cli, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs" / "mixed").iterdir()
+    run = load_run(run_dir)
+    assert run.complete and run.responses["error"].isna().all()
+    by_arm = run.responses.groupby("arm")["completion_tokens"].sum()
+    assert by_arm["small"] > 0 and by_arm["big"] > 0  # real generations on both
+    assert run.manifest.arm("big").engine == "served"
+    assert run.manifest.engine("served").identity["kind"] == "openai"
+    assert "127.0.0.1" not in _json.dumps(run.manifest.engine("served").identity)
+    report = next((tmp_path / "reports").glob("mixed-*.md")).read_text()
+    assert "| small | SmolLM2-135M-Instruct | 0.1 / 0.4 |" in report
+    assert f"| big | {engine.base_model_name} | 3 / 15 |" in report
+@pytest.mark.vllm
+def test_an_attached_server_serving_another_model_is_refused(engine, tmp_path):
+    other = tmp_path / "Other-Model-7B"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    with VLLMEngine(ResolvedModel(str(other), "local:Other-Model-7B@x"), mode="attached",
+                    url=engine.base_url) as attached, \
+            pytest.raises(ModelError, match="not the suite's model"):
+        attached.generate([ask("hi")])
+
+
 # Keep last among the server tests: it kills the module's server.
 @pytest.mark.vllm
 def test_server_killed_mid_run_raises_engine_error_promptly_keeping_finished_responses(
@@ -467,3 +525,4 @@ def test_max_lora_rank_defaults_to_the_smallest_vllm_limit_covering_the_adapters
     assert rank_limit_for([12]) == 16
     assert rank_limit_for([33, 4]) == 64
     assert rank_limit_for([]) == 16
+

@@ -41,13 +41,22 @@ def entry_from_object(obj: Any, where: str) -> ScorerEntry:
     if not callable(obj):
         raise ConfigError(f"{where} is a {type(obj).__name__}, not a function")
     try:
-        inspect.signature(obj).bind(None, None)
-    except TypeError:
-        raise ConfigError(
-            f"{where} must take (example, output), or be decorated with @scorer"
-        ) from None
+        signature = inspect.signature(obj)
     except ValueError:  # builtins without a signature: let the first call tell
-        pass
+        signature = None
+    if signature is not None:
+        fits = []
+        for args in ((None,), (None, None)):
+            try:
+                signature.bind(*args)
+                fits.append(len(args))
+            except TypeError:
+                pass
+        if not fits:
+            raise ConfigError(
+                f"{where} must take (sample) or (example, output), or be decorated with "
+                "@scorer"
+            ) from None
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", getattr(obj, "__name__", "") or "custom").lstrip(".-")
     doc = (inspect.getdoc(obj) or "").strip().splitlines()
     info = ScorerInfo(
