@@ -18,13 +18,22 @@ def validate(suite_file: Path) -> None:
     """Check a suite file (schema, files it names, scorers, gates) without running anything."""
     from harness.golden import load_golden_set
 
+    from harness.decision.gates import describe
+    from harness.decision.power import suite_resolutions
+
     suite = load_suite(suite_file)
+    sizes, guards = {}, {}
     for spec, name in zip(suite.golden_sets, suite.golden_set_names, strict=True):
         golden = load_golden_set(suite.resolve(spec.path), name=name, fmt=spec.format,
                                  columns=spec.columns, limit=spec.limit)
         for warning in golden.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
         console.print(f"golden set {name}: {len(golden.examples)} examples", highlight=False)
+        sizes[name], guards[name] = len(golden.examples), spec.guard
+    for res in suite_resolutions(suite.gates, sizes, guards):
+        gate = suite.gates[res.gate]
+        console.print(f"gate {res.gate + 1} ({gate.name or describe(gate, None)}): "
+                      f"{res.sentence}", highlight=False, soft_wrap=True)
     arms = ", ".join(f"{a.name} ({a.kind}" + (f" on {a.engine})" if a.engine else ")")
                      for a in suite.arms)
     console.print(f"[green]ok[/] {suite_file}: suite '{suite.name}', arms: {arms}; "

@@ -1,20 +1,32 @@
 """Judging each gate of a suite against the evidence: pass, fail, inconclusive or skipped.
 
-Interval gates have three outcomes. With L..H the 95% interval and T the gate's bar:
-  beats        pass if L > T,        fail if H < T,        else inconclusive
-  not_worse /  pass if L >= -drop,   fail if H < -drop,    else inconclusive
+Every gate is made of checks (one per baseline, scorer and scope), each with three outcomes.
+With L..H the 95% interval and T the check's bar:
+  beats            pass if L > T,        fail if H < T,        else inconclusive
+  not_worse /      pass if L >= -drop,   fail if H < -drop,    else inconclusive
   no_regression
-  threshold    pass if mean >= min (or L >= min with require_confidence; then fail if H < min)
+  threshold        pass if L >= min,     fail if H < min,      else inconclusive (and for max)
+  vs_baseline_run  pass if L >= -drop,   fail if H < -drop,    else inconclusive
+
+The error rates of the decision (see docs/decision.md):
+- APPROVE needs every check to pass on its own unadjusted 95% interval: a wrong approval needs
+  every check to be wrong at once, so the chance stays at most 2.5% whatever the number m of
+  checks.
+- A check FAILs only if it still fails after Holm's step-down correction over all m checks of
+  the suite (one-sided level 2.5%): the chance of any wrong REJECT does not grow with m. A
+  check whose interval misses the bar but does not survive the correction is inconclusive.
+  Each check's one-sided p-value of "the bar holds" comes from its interval (normal
+  approximation of the bootstrap: se = (upper bound - estimate) / 1.96).
 A failed or inconclusive gate never becomes a pass by collecting more gates. An inconclusive
 check says how many examples would likely settle it (stats.examples_needed).
-
-vs_baseline_run is a regression alarm, not a proof of safety: it fails when an arm got
-significantly worse than in the baseline run (interval entirely below 0) by more than the drop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+import scipy.stats as sps
 
 from harness import stats
 from harness.decision import text
@@ -26,12 +38,19 @@ PASS, FAIL, INCONCLUSIVE, SKIPPED = "pass", "fail", "inconclusive", "skipped"
 _SEVERITY = {FAIL: 3, INCONCLUSIVE: 2, PASS: 1, SKIPPED: 0}
 
 
+ALPHA = 0.025  # one-sided: the tail of a two-sided 95% interval
+_Z95 = 1.959963984540054
+
+
 @dataclass(frozen=True)
 class Check:
     status: str
     message: str
     examples_needed: int | None = None  # total examples that would likely settle it
     margin: float = 0.0  # how far the deciding bound is past the bar (negative = wrong side)
+    # One-sided p-value of "the bar holds" (small = evidence the check fails); None for checks
+    # without an interval (skipped, missing data).
+    p_fail: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,21 +96,76 @@ def interval_status(interval: stats.Interval, bar: float, *, inclusive: bool = F
     return INCONCLUSIVE
 
 
+def p_below(interval: stats.Interval, bar: float) -> float:
+    """One-sided p-value of "the quantity is at least `bar`", from its 95% interval."""
+    se = (interval.high - interval.estimate) / _Z95
+    gap = interval.estimate - bar
+    if not (np.isfinite(se) and se > 0):
+        return 0.0 if gap < -1e-12 else 1.0
+    return float(sps.norm.cdf(gap / se))
+
+
+def p_above(interval: stats.Interval, bar: float) -> float:
+    """One-sided p-value of "the quantity is at most `bar`"."""
+    se = (interval.estimate - interval.low) / _Z95
+    gap = bar - interval.estimate
+    if not (np.isfinite(se) and se > 0):
+        return 0.0 if gap < -1e-12 else 1.0
+    return float(sps.norm.cdf(gap / se))
+
+
+def holm(p_values: list[float], alpha: float = ALPHA) -> list[bool]:
+    """Holm's step-down: which hypotheses are rejected, controlling the family-wise error."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    m = len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] > alpha / (m - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
 def evaluate_gates(gates: list[GateSpec], analysis: Analysis | None,
                    comparison: Comparison | None = None) -> list[GateResult]:
-    """Judge each gate; without an analysis (harness compare) only regression gates apply."""
-    results = []
-    for i, gate in enumerate(gates):
+    """Judge each gate; without an analysis (harness compare) only regression gates apply.
+    Failures are confirmed with Holm's correction over every check of every gate."""
+    per_gate = []
+    for gate in gates:
         if analysis is None and gate.type != "vs_baseline_run":
             checks = [Check(SKIPPED, "judged by `harness run` and `harness report`")]
         else:
             checks = _EVALUATORS[gate.type](gate, analysis, comparison)
+        per_gate.append(checks or [Check(SKIPPED, "nothing to check")])
+    per_gate = _confirm_failures(per_gate)
+    results = []
+    for i, (gate, checks) in enumerate(zip(gates, per_gate, strict=True)):
         status = max((c.status for c in checks), key=_SEVERITY.__getitem__, default=SKIPPED)
-        if not checks:
-            checks = [Check(SKIPPED, "nothing to check")]
         results.append(GateResult(i, gate, gate.name or describe(gate, analysis), status,
                                   tuple(checks)))
     return results
+
+
+def count_checks(results: list[GateResult]) -> int:
+    """m: the checks the verdict rests on (skipped ones excluded)."""
+    return sum(1 for r in results for c in r.checks if c.status != SKIPPED)
+
+
+def _confirm_failures(per_gate: list[list[Check]]) -> list[list[Check]]:
+    flat = [(g, k, c) for g, checks in enumerate(per_gate) for k, c in enumerate(checks)
+            if c.status != SKIPPED]
+    m = len(flat)
+    tested = [(g, k, c) for g, k, c in flat if c.p_fail is not None]
+    # Checks without a p-value (missing data) still count in m: they are inconclusive checks.
+    p_values = [c.p_fail for _, _, c in tested] + [1.0] * (m - len(tested))
+    rejected = holm(p_values)[: len(tested)] if m else []
+    out = [list(checks) for checks in per_gate]
+    for (g, k, c), fails in zip(tested, rejected, strict=True):
+        if c.status == FAIL and not fails:
+            out[g][k] = Check(INCONCLUSIVE, f"{c.message}; but not after Holm's correction over "
+                              f"the {m} checks of this suite (p = {c.p_fail:.3g})",
+                              c.examples_needed, c.margin, c.p_fail)
+    return out
 
 
 def gate_arms(gate: GateSpec, all_arms: list[str]) -> list[str]:
@@ -175,17 +249,19 @@ def _beats(gate: GateSpec, an: Analysis, _: Comparison | None) -> list[Check]:
         evidence = (f"win rate {text.interval(iv)} on {scorer} ({c.wins} wins, {c.ties} ties, "
                     f"{c.losses} losses; sign test {text.pvalue(win.test.p_value)})")
         status = interval_status(iv, bar)
+        p = p_below(iv, bar)
         if status == PASS:
             checks.append(Check(PASS, f"{gate.arm} beats {baseline}: {evidence}",
-                                margin=iv.low - bar))
+                                margin=iv.low - bar, p_fail=p))
         elif status == FAIL:
             checks.append(Check(FAIL, f"{gate.arm} does not beat {baseline}: {evidence}, "
-                                f"entirely below {text.num(bar)}", margin=iv.high - bar))
+                                f"entirely below {text.num(bar)}", margin=iv.high - bar,
+                                p_fail=p))
         else:
             needed = stats.examples_needed(iv, c.n, bar)
             checks.append(Check(INCONCLUSIVE, f"{gate.arm} vs {baseline}: {evidence} includes "
                                 f"{text.num(bar)}; {_needed_words(needed, c.n)}", needed,
-                                iv.low - bar))
+                                iv.low - bar, p))
     return checks
 
 
@@ -210,17 +286,20 @@ def _drop_checks(gate: GateSpec, an: Analysis, scopes: list[str]) -> list[Check]
                             f"{text.pts_interval(iv)}, {d.test.name} {text.pvalue(d.test.p_value)}")
                 margin = iv.low - allowed
                 status = interval_status(iv, allowed, inclusive=True)
+                p = p_below(iv, allowed)
                 if status == PASS:
                     checks.append(Check(PASS, f"{evidence}, within the "
-                                        f"{text.points(gate.drop)} allowance", margin=margin))
+                                        f"{text.points(gate.drop)} allowance", margin=margin,
+                                        p_fail=p))
                 elif status == FAIL:
                     checks.append(Check(FAIL, f"{evidence}: worse by more than "
-                                        f"{text.points(gate.drop)}", margin=iv.high - allowed))
+                                        f"{text.points(gate.drop)}", margin=iv.high - allowed,
+                                        p_fail=p))
                 else:
                     needed = stats.examples_needed(iv, d.n, allowed)
                     checks.append(Check(INCONCLUSIVE, f"{evidence} reaches below "
                                         f"-{text.points(gate.drop)}; {_needed_words(needed, d.n)}",
-                                        needed, margin))
+                                        needed, margin, p))
     return checks
 
 
@@ -249,30 +328,27 @@ def _threshold(gate: GateSpec, an: Analysis, _: Comparison | None) -> list[Check
     what = f"{gate.scorer} of {gate.arm} on {label} is {text.interval(score.interval, 3)}"
     checks = []
     if gate.min is not None:
-        checks.append(_bar_check(what, score, gate.min, True, gate.require_confidence))
+        checks.append(_bar_check(what, score, gate.min, True))
     if gate.max is not None:
-        checks.append(_bar_check(what, score, gate.max, False, gate.require_confidence))
+        checks.append(_bar_check(what, score, gate.max, False))
     return checks
 
 
-def _bar_check(what: str, score: ArmScore, bar: float, at_least: bool,
-               confident: bool) -> Check:
+def _bar_check(what: str, score: ArmScore, bar: float, at_least: bool) -> Check:
+    """The mean's 95% interval against the bar: a point estimate would flip on noise."""
     iv = score.interval
     words = f"{'at least' if at_least else 'at most'} {bar:g}"
     # Distances past the bar, positive = on the good side.
-    mean, best, worst = ((iv.estimate - bar, iv.high - bar, iv.low - bar) if at_least
-                         else (bar - iv.estimate, bar - iv.low, bar - iv.high))
-    if not confident:
-        ok = mean >= -1e-12
-        return Check(PASS if ok else FAIL, f"{what}: {'meets' if ok else 'misses'} {words}",
-                     margin=mean)
+    best, worst = ((iv.high - bar, iv.low - bar) if at_least
+                   else (bar - iv.low, bar - iv.high))
+    p = p_below(iv, bar) if at_least else p_above(iv, bar)
     if worst >= -1e-12:
-        return Check(PASS, f"{what}: confidently {words}", margin=worst)
+        return Check(PASS, f"{what}: confidently {words}", margin=worst, p_fail=p)
     if best < 0:
-        return Check(FAIL, f"{what}: confidently misses {words}", margin=best)
+        return Check(FAIL, f"{what}: confidently misses {words}", margin=best, p_fail=p)
     needed = stats.examples_needed(iv, score.n, bar)
     return Check(INCONCLUSIVE, f"{what}: the interval includes {bar:g}; "
-                 f"{_needed_words(needed, score.n)}", needed, worst)
+                 f"{_needed_words(needed, score.n)}", needed, worst, p)
 
 
 def _vs_baseline_run(gate: GateSpec, an: Analysis, comp: Comparison | None) -> list[Check]:
@@ -287,12 +363,21 @@ def _vs_baseline_run(gate: GateSpec, an: Analysis, comp: Comparison | None) -> l
         iv = d.interval
         evidence = (f"{arm} on {scorer}: {text.pts_interval(iv)} against the baseline run "
                     f"({d.test.name} {text.pvalue(d.test.p_value)})")
-        margin = iv.estimate + gate.drop
-        if margin < 0 and iv.high < 0:
-            checks.append(Check(FAIL, f"regression: {evidence}, a significant drop of more "
-                                f"than {text.points(gate.drop)}", margin=margin))
+        allowed = -gate.drop
+        status = interval_status(iv, allowed, inclusive=True)
+        p = p_below(iv, allowed)
+        if status == FAIL:
+            checks.append(Check(FAIL, f"regression: {evidence}, a drop of more than "
+                                f"{text.points(gate.drop)}", margin=iv.high - allowed,
+                                p_fail=p))
+        elif status == PASS:
+            checks.append(Check(PASS, f"{evidence}, within the {text.points(gate.drop)} "
+                                "allowance", margin=iv.low - allowed, p_fail=p))
         else:
-            checks.append(Check(PASS, evidence, margin=margin))
+            needed = stats.examples_needed(iv, d.n, allowed)
+            checks.append(Check(INCONCLUSIVE, f"{evidence} reaches below "
+                                f"-{text.points(gate.drop)}; {_needed_words(needed, d.n)}",
+                                needed, iv.low - allowed, p))
     return checks
 
 

@@ -137,6 +137,17 @@ def cost_context(ev: Evaluation) -> dict[str, Any]:
     return {"currency": currency, "rows": rows, "notes": notes, "priced": priced}
 
 
+def power_rows(ev: Evaluation) -> list[dict[str, Any]]:
+    """Per gate: what these golden-set sizes can settle (docs/decision.md, 'Power')."""
+    from harness.decision.power import suite_resolutions
+
+    sizes = {g.name: g.n_examples for g in ev.run.manifest.golden_sets}
+    guards = {g.name: g.guard for g in ev.run.manifest.golden_sets}
+    gates = [r.gate for r in ev.results]
+    return [{"title": ev.results[res.gate].title, "sentence": res.sentence}
+            for res in suite_resolutions(gates, sizes, guards)]
+
+
 def run_info(ev: Evaluation) -> dict[str, Any]:
     m = ev.run.manifest
     return {
@@ -265,6 +276,8 @@ def report_context(ev: Evaluation, plot_link: str) -> dict[str, Any]:
                     "exit_code": v.exit_code, "reasons": list(v.reasons),
                     "examples_needed": v.examples_needed},
         "gates": gate_rows(ev.results),
+        "policy": v.policy if ev.results else None,
+        "power": power_rows(ev),
         "primary": an.primary, "tie_margin": an.tie_margin,
         "matrices": [m for s in an.scopes if (m := win_matrix(an, s.name))],
         "plot": plot_link,

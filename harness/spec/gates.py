@@ -86,8 +86,8 @@ class GateSpec(BaseModel):
                                    f"default {DEFAULT_MAX_DROP}")
     min: float | None = Field(None, description="threshold: the mean must be at least this")
     max: float | None = Field(None, description="threshold: the mean must be at most this")
-    require_confidence: bool = Field(False, description="threshold: judge the 95% interval, "
-                                     "not just the mean (unsure -> inconclusive)")
+    require_confidence: bool = Field(False, description="kept so older suites load: a "
+                                     "threshold is always judged on the mean's 95% interval")
 
     @field_validator("max_drop", mode="before")
     @classmethod
