@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pytest
@@ -126,7 +127,8 @@ def test_a_tuned_arm_field_named_like_a_kind_is_reported_at_its_own_line(tmp_pat
     code, output = invoke("validate", path)
     assert code == 2
     line = one_line(output)
-    expected_line = next(i for i, text in enumerate(open(path), 1) if "prompt: 3" in text)
+    lines = Path(path).read_text().splitlines()
+    expected_line = next(i for i, text in enumerate(lines, 1) if "prompt: 3" in text)
     assert f"suite.yaml:{expected_line}: arms[1].prompt:" in line
 
 

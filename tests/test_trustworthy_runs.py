@@ -69,7 +69,7 @@ def test_a_fixed_golden_reference_is_never_served_from_the_interrupted_run(tmp_p
     (first,) = runs(tmp_path)
     interrupt(first, keep_responses=2)
     write_golden(tmp_path / "golden.jsonl", ROWS)  # the reference of q0 fixed
-    code, output = invoke("run", str(suite))
+    _code, output = invoke("run", str(suite))
     assert "was not resumed: golden set golden changed" in output
     latest = runs(tmp_path)[-1]
     assert latest != first
@@ -84,7 +84,7 @@ def test_an_edited_prompt_file_starts_a_new_run_and_regenerates(tmp_path):
     (first,) = runs(tmp_path)
     interrupt(first, keep_responses=2)
     (tmp_path / "prompt.txt").write_text("Repeat the request, loudly.")
-    code, output = invoke("run", str(suite))
+    _code, output = invoke("run", str(suite))
     assert "arm p changed" in output
     assert "0 from cache, 4 generated" in output  # the messages changed: nothing is stale
     assert runs(tmp_path)[-1] != first
@@ -95,7 +95,7 @@ def test_limit_on_an_interrupted_run_does_not_mark_a_partial_run_complete(tmp_pa
     invoke("run", str(suite), "--limit", "2")
     (limited,) = runs(tmp_path)
     interrupt(limited, keep_responses=1)
-    code, output = invoke("run", str(suite))
+    _code, _output = invoke("run", str(suite))
     latest = runs(tmp_path)[-1]
     assert latest != limited
     run = load_run(latest)
@@ -108,7 +108,7 @@ def test_an_unchanged_interrupted_run_resumes_in_place(tmp_path):
     invoke("run", str(suite))
     (first,) = runs(tmp_path)
     interrupt(first, keep_responses=2)
-    code, output = invoke("run", str(suite))
+    _code, output = invoke("run", str(suite))
     assert output.startswith("resumed") or "\nresumed " in output, output
     assert runs(tmp_path) == [first]
     assert len(load_run(first).responses) == 4
@@ -245,7 +245,7 @@ def test_new_weights_in_the_same_model_folder_miss_the_cache(tmp_path, tiny_mode
     shutil.copytree(tiny_model, model_dir)
     suite = write_suite(tmp_path, model={"base": "merged", "dtype": "float32"},
                         engine={"kind": "local"}, generation={"max_tokens": 4})
-    code, output = invoke("run", str(suite))
+    _code, output = invoke("run", str(suite))
     assert "0 from cache, 4 generated" in output, output
     # A retrained adapter merged into the same folder: same files, same sizes, new weights.
     model = LlamaForCausalLM.from_pretrained(model_dir)
@@ -253,7 +253,7 @@ def test_new_weights_in_the_same_model_folder_miss_the_cache(tmp_path, tiny_mode
         for p in model.parameters():
             p.add_(0.01)
     model.save_pretrained(model_dir)
-    code, output = invoke("run", str(suite))
+    _code, output = invoke("run", str(suite))
     assert "0 from cache, 4 generated" in output, output
-    code, output = invoke("run", str(suite))
+    _code, output = invoke("run", str(suite))
     assert "4 from cache, 0 generated" in output, output

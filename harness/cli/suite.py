@@ -16,10 +16,9 @@ from harness.spec.suite import load_suite, suite_json_schema
 @handle_errors
 def validate(suite_file: Path) -> None:
     """Check a suite file (schema, files it names, scorers, gates) without running anything."""
-    from harness.golden import load_golden_set
-
     from harness.decision.gates import describe
     from harness.decision.power import suite_resolutions
+    from harness.golden import load_golden_set
 
     suite = load_suite(suite_file)
     sizes, guards = {}, {}
