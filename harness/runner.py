@@ -57,6 +57,7 @@ from harness.store import (
 )
 from harness.types import Example, Request, Response, Sample, stable_hash
 
+SCORE_CHUNK = 64  # samples scored (and written) at a time; batch scorers see a chunk at once
 KEY_PACKAGES = ["harness", "torch", "transformers", "peft", "trl", "bitsandbytes",
                 "sentence-transformers", "qdrant-client", "numpy", "scipy", "pandas", "httpx"]
 
@@ -362,16 +363,21 @@ def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], arms: list[Arm],
         progress.advance(task, len(wanted) - len(todo))
         if not todo:
             continue
-        samples = [Sample(e, Response.from_dict(r), requests[(arm.name, uid)], arm.name)
-                   for arm, e, uid, r, _ in todo]
-        scores = bound.score_samples(samples)
-        for (arm, example, uid, response, score_key), score in zip(todo, scores, strict=True):
-            store.scores.append({
-                "arm": arm.name, "uid": uid, "example_id": example.id,
-                "golden_set": example.golden_set, "scorer": name, "value": float(score.value),
-                "explanation": score.explanation, "answer": score.answer,
-                "score_key": score_key, "request_key": response["request_key"]})
-        progress.advance(task, len(todo))
+        # In chunks, each written as soon as it is scored: a killed run keeps what it scored.
+        for start in range(0, len(todo), SCORE_CHUNK):
+            chunk = todo[start:start + SCORE_CHUNK]
+            samples = [Sample(e, Response.from_dict(r), requests[(arm.name, uid)], arm.name)
+                       for arm, e, uid, r, _ in chunk]
+            scores = bound.score_samples(samples)
+            for (arm, example, uid, response, score_key), score in zip(chunk, scores,
+                                                                       strict=True):
+                store.scores.append({
+                    "arm": arm.name, "uid": uid, "example_id": example.id,
+                    "golden_set": example.golden_set, "scorer": name,
+                    "value": float(score.value), "explanation": score.explanation,
+                    "answer": score.answer, "score_key": score_key,
+                    "request_key": response["request_key"]})
+            progress.advance(task, len(chunk))
     return total
 
 

@@ -376,8 +376,13 @@ FAKE_SERVER = textwrap.dedent("""
 
 DRIVER = textwrap.dedent("""
     # A harness process that starts a server and then waits to be signalled.
-    import sys, time
+    import signal, sys, time
     from harness.engines._vllm_server import VLLMServer
+    # Signals as in a terminal, whatever the test run inherited: a shell without job control
+    # starts background jobs (`make test &`) with SIGINT ignored, which Python keeps, and then
+    # the Ctrl-C case would sleep through its SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     fake, pidfile, port, log = sys.argv[1:5]
     server = VLLMServer([sys.executable, fake, pidfile], ["--port", port], host="127.0.0.1",
                         port=int(port), log_path=log)

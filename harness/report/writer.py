@@ -11,8 +11,6 @@ A compare writes S-compare-BASE-vs-R.{md,json,junit.xml} and S-compare-BASE-vs-R
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from harness.decision.completeness import load_scored_run
@@ -28,19 +26,7 @@ from harness.report.json_summary import compare_summary, run_summary
 from harness.report.junit import junit_xml
 from harness.report.markdown import render
 from harness.report.plots import forest_png
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Readers (a CI step, a browser) never see half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from harness.store import write_bytes_atomic as write_atomic  # readers never see half
 
 
 def _write_all(reports_dir: Path, stem: str, plot_name: str, png: bytes, markdown: str,
