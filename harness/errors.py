@@ -11,6 +11,8 @@ class HarnessError(Exception):
     exit_code = 2  # bad input in general
 
     def __init__(self, message: str):
+        # One line, always: a newline inside a name the user wrote must not split the error.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         super().__init__(message)
         self.message = message
 

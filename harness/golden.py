@@ -185,7 +185,8 @@ def _chat_turns(messages: Any, where: str) -> tuple[list[Message], str]:
                         "assistant turn")
     turns: list[Message] = []
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) \
+                or m["role"] not in ROLES or not isinstance(
                 m.get("content"), str):
             raise DataError(f"{where}: messages[{i}] must be {{'role': system|user|assistant, "
                             "'content': string}")

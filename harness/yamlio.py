@@ -33,10 +33,15 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[LinePath, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
         raise ConfigError(f"{where}: YAML syntax error: {problem}") from exc
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(f"{path}: YAML error: character {exc.character!r} at position "
+                          f"{exc.position} is not allowed in YAML") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML error: {exc}") from exc
+        raise ConfigError(f"{path}: YAML error: {' '.join(str(exc).split())}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply") from None
     lines: dict[LinePath, int] = {}
     if node is not None:
         _record_lines(node, (), lines)
@@ -71,6 +76,8 @@ def format_loc(loc: LinePath) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif isinstance(part, str) and part and all(c.isalnum() or c in "_-@" for c in part):
+            out += ("." if out else "") + part
         else:
-            out += ("." if out else "") + str(part)
+            out += f"[{str(part)!r}]"  # a key with spaces, dots or control characters
     return out or "(top level)"

@@ -4,6 +4,7 @@ registries, errors that point at the right line, and kind modules that never pul
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -253,3 +254,51 @@ def test_kind_modules_import_only_the_standard_library_and_pydantic_at_top_level
                "typing_inspection", "_distutils_hack"}
     third = {m for m in eval(out.stdout) if not m.startswith("_sysconfigdata")}
     assert third <= allowed, out.stdout
+
+
+PLUGIN = '''
+from typing import Literal
+from harness.engines import ENGINES
+from harness.engines.base import EngineSpec, ResolvedEngine
+
+@ENGINES.register("echo_plugin")
+class EchoPluginSpec(EngineSpec):
+    kind: Literal["echo_plugin"]
+
+    def resolve(self, ctx):
+        return ResolvedEngine(ctx.name, "echo_plugin", {"kind": "echo_plugin"}, "echo")
+
+    def build(self, ctx, resolved):
+        from harness.engines.scripted import ScriptedEngine, ScriptedEngineSpec
+        return ScriptedEngine(ScriptedEngineSpec(kind="scripted"), resolved.identity)
+'''
+
+
+def install_plugin(site, name: str, group: str, value: str, code: str | None) -> None:
+    """A distribution on sys.path with an entry point, as `pip install` would leave it."""
+    if code is not None:
+        (site / name).mkdir()
+        (site / name / "__init__.py").write_text(code)
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{name} = {value}\n")
+
+
+def test_an_installed_package_adds_an_engine_kind_through_its_entry_point(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    install_plugin(site, "echoplug", "harness.engines", "echoplug", PLUGIN)
+    install_plugin(site, "brokenplug", "harness.engines", "brokenplug", "raise ImportError('x')")
+    suite = write(tmp_path, {"engine": {"kind": "echo_plugin"}})
+    (tmp_path / "other").mkdir()
+    unknown = write(tmp_path / "other", {"engine": {"kind": "nope"}})
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"}
+    ok = subprocess.run([sys.executable, "-m", "harness", "run", suite], capture_output=True,
+                        text=True, cwd=REPO, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "harness", "validate", unknown],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert bad.returncode == 2
+    assert "echo_plugin" in bad.stderr  # the plugin's kind is listed among the known ones
+    assert "entry point 'brokenplug' (brokenplug) failed to load: ImportError: x" in bad.stderr

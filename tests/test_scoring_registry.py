@@ -213,7 +213,7 @@ def test_module_reference_errors_name_what_is_missing(importable):
     write(importable / "team_empty.py", "X = 1\n")
     with pytest.raises(ConfigError, match="cannot import module 'no_such_team_module'"):
         resolve_scorer("no_such_team_module:f")
-    with pytest.raises(ConfigError, match="team_empty has no attribute 'f'"):
+    with pytest.raises(ConfigError, match="team_empty defines no 'f'"):
         resolve_scorer("team_empty:f")
     with pytest.raises(ConfigError, match="is a int, not a function"):
         resolve_scorer("team_empty:X")

@@ -134,16 +134,26 @@ class LocalEngine(Engine):
             if request.adapter is not None:
                 check_adapter_folder(request.adapter)
         prompts = [self.encode(request.messages) for request in requests]
-        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
-            self._check_fits(i, len(prompt), request.params.max_tokens)
         results: list[Response | None] = [None] * len(requests)
-        for batch in plan_batches(requests, [len(p) for p in prompts], self._batch_size):
-            rows = [prompts[i] for i in batch.indices]
+        fitting = []
+        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
+            problem = self._does_not_fit(len(prompt), request.params.max_tokens)
+            if problem is None:
+                fitting.append(i)
+                continue
+            # Like an HTTP engine's refused request: an arm error for this example only.
+            results[i] = Response(text="", prompt_tokens=len(prompt), finish_reason="error",
+                                  error=problem)
+            if progress is not None:
+                progress(i, results[i])
+        sub = [requests[i] for i in fitting]
+        for batch in plan_batches(sub, [len(prompts[i]) for i in fitting], self._batch_size):
+            rows = [prompts[fitting[j]] for j in batch.indices]
             responses = self._run_batch(batch, rows)
-            for i, response in zip(batch.indices, responses, strict=True):
-                results[i] = response
+            for j, response in zip(batch.indices, responses, strict=True):
+                results[fitting[j]] = response
                 if progress is not None:
-                    progress(i, response)
+                    progress(fitting[j], response)
         return [r for r in results if r is not None]
 
     def close(self) -> None:
@@ -165,13 +175,12 @@ class LocalEngine(Engine):
         # The template already holds every special token: adding a BOS would double it.
         return self._tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _check_fits(self, index: int, prompt_tokens: int, max_tokens: int) -> None:
+    def _does_not_fit(self, prompt_tokens: int, max_tokens: int) -> str | None:
         limit = getattr(self._base.config, "max_position_embeddings", None)
         if limit is not None and prompt_tokens + max_tokens > limit:
-            raise EngineError(
-                f"request {index}: prompt of {prompt_tokens} tokens + max_tokens {max_tokens} "
-                f"exceeds the model's context of {limit} tokens"
-            )
+            return (f"prompt of {prompt_tokens} tokens + max_tokens {max_tokens} exceeds the "
+                    f"model's context of {limit} tokens")
+        return None
 
     # ---- one batch ---------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ DEFAULT_SERVER_ENV = {
 }
 
 _LIVE: dict[int, VLLMServer] = {}  # pid -> server, for the exit and signal handlers
-_LIVE_LOCK = threading.Lock()
+_LIVE_LOCK = threading.RLock()  # re-entrant: the SIGTERM handler may run inside a `with`
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.utils
-import json
 import os
 import random
 import re
@@ -293,6 +292,13 @@ class OpenAICompatEngine(Engine):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
+    def scrub(self, text: str) -> str:
+        """A server's error text without the API key in it (some servers echo what they got)."""
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def error_text(self, response: httpx.Response) -> str:
+        return self.scrub(error_text(response))
+
     def list_models(self) -> list[dict[str, Any]]:
         """GET /v1/models: what the server serves (a timeout, not a hang, when unreachable)."""
         import httpx
@@ -306,12 +312,12 @@ class OpenAICompatEngine(Engine):
                               f"{type(exc).__name__}: {exc}") from None
         if response.status_code in (401, 403):
             raise ConfigError(f"the server at {self.base_url} refused the API key "
-                              f"({response.status_code}): {error_text(response)}")
+                              f"({response.status_code}): {self.error_text(response)}")
         if response.status_code == 404:
             return []  # some servers have no model list; the first request will tell
         if response.status_code != 200:
             raise EngineError(f"GET {self.base_url}/v1/models failed ({response.status_code}): "
-                              f"{error_text(response)}")
+                              f"{self.error_text(response)}")
         try:
             data = response.json().get("data", [])
         except (ValueError, AttributeError):
@@ -398,7 +404,7 @@ class OpenAICompatEngine(Engine):
             except httpx.TransportError as exc:
                 if (gone := self.gone_message()) is not None:
                     raise _Gone(gone) from None
-                why = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                why = self.scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
                 if last:
                     raise _Failed(f"no answer after {attempts} attempts: {why}",
                                   transport=not isinstance(exc, httpx.TimeoutException)
@@ -415,10 +421,10 @@ class OpenAICompatEngine(Engine):
                                           transport=False) from None
                 elif status in (401, 403):
                     raise _Gone(f"the server at {self.base_url} refused the API key ({status}): "
-                                f"{error_text(response)}")
+                                f"{self.error_text(response)}")
                 elif status not in TRANSIENT_STATUS or last:
                     tries = f" after {attempts} attempts" if status in TRANSIENT_STATUS else ""
-                    raise _Failed(f"HTTP {status}{tries}: {error_text(response)}",
+                    raise _Failed(f"HTTP {status}{tries}: {self.error_text(response)}",
                                   transport=False)
                 else:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -507,6 +513,3 @@ def run_coroutine(coroutine: Any) -> Any:
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
 
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)

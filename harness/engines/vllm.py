@@ -44,7 +44,6 @@ from harness.engines.openai_compat import (
     _Gone,
     api_key_from_env,
     backoff,
-    error_text,
 )
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.spec.base import ModelSpec
@@ -431,7 +430,7 @@ class VLLMEngine(OpenAICompatEngine):
             pass  # same name = same content hash: whoever loaded it, these are our weights
         else:
             raise ModelError(f"vLLM refused adapter {ref.name!r} at {ref.path} "
-                             f"({response.status_code}): {error_text(response)}")
+                             f"({response.status_code}): {self.error_text(response)}")
         self._present.add(name)
         return name
 
@@ -473,7 +472,7 @@ class VLLMEngine(OpenAICompatEngine):
                         return response
                     if response.status_code not in TRANSIENT_STATUS or attempt + 1 >= attempts:
                         raise EngineError(f"vLLM {method} {path} failed "
-                                          f"({response.status_code}): {error_text(response)}")
+                                          f"({response.status_code}): {self.error_text(response)}")
                 time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
 

@@ -71,7 +71,10 @@ def _attribute(module: ModuleType, attr: str, ref: str) -> Any:
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise ConfigError(f"scorer {ref!r}: {module.__name__} has no attribute {attr!r}") from None
+        # A file scorer's module has an internal name: name the file the user wrote instead.
+        where = getattr(module, "__file__", None) if module.__name__.startswith(
+            "_harness_scorers_") else module.__name__
+        raise ConfigError(f"scorer {ref!r}: {where} defines no {attr!r}") from None
 
 
 def from_module(module_name: str, attr: str) -> ScorerEntry:
