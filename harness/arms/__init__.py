@@ -4,8 +4,6 @@ One module per arm kind, found by the registry (see harness/registry.py): its co
 pydantic model registered with `@ARMS.register(kind)`) and the Arm it builds.
 """
 
-from harness.registry import Registry
-
-ARMS: Registry = Registry("arm", __name__, "harness.arms")
+from harness.registry import ARMS
 
 __all__ = ["ARMS"]

@@ -11,19 +11,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
-from harness.spec.base import NAME_PATTERN, GenerationSpec, Strict
+# The config side of an arm kind lives with the other configs; re-exported for kind modules.
+from harness.spec.arm import DEFAULT_ENGINE, ArmSpec, Loc
 from harness.types import Example, GenerationParams, Message, Request
 
 if TYPE_CHECKING:
-    from harness.engines.base import ResolvedEngine
+    from harness.spec.engine import ResolvedEngine
 
-DEFAULT_ENGINE = "default"  # the name of the suite's top-level engine
-
-Loc = tuple[Any, ...]
+__all__ = ["DEFAULT_ENGINE", "Arm", "ArmContext", "ArmSpec", "Loc", "Roles"]
 
 
 @dataclass(frozen=True)
@@ -99,28 +96,3 @@ class ArmContext:
 
     def engine_of(self, spec: ArmSpec) -> ResolvedEngine:
         return self.engines[spec.engine or DEFAULT_ENGINE]
-
-
-class ArmSpec(Strict):
-    """Fields every arm kind has. A kind adds its own and implements build()."""
-
-    kind: str
-    name: str = Field(pattern=NAME_PATTERN)
-    engine: str | None = Field(None, description="a named engine of `engines:`; default: the "
-                               "suite's `engine`")
-    generation: GenerationSpec | None = Field(None, description="overrides the suite's")
-
-    # What the arm needs of its engine, checked when the suite loads.
-    uses_adapter: ClassVar[bool] = False
-    gives_context: ClassVar[bool] = False
-
-    def build(self, ctx: ArmContext) -> Arm:
-        raise NotImplementedError
-
-    def arm_references(self) -> list[tuple[str, str]]:
-        """(field, arm name) for every other arm this one builds on."""
-        return []
-
-    def problems(self, suite: Any) -> list[tuple[Loc, str]]:
-        """Checks that need the file system or other arms, as (location in the arm, message)."""
-        return []

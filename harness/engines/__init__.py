@@ -6,8 +6,6 @@ reading a suite never imports torch or an HTTP client. Modules whose names start
 implementation helpers, imported only when an engine is built.
 """
 
-from harness.registry import Registry
-
-ENGINES: Registry = Registry("engine", __name__, "harness.engines", default_kind="local")
+from harness.registry import ENGINES
 
 __all__ = ["ENGINES"]

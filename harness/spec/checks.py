@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.arms.base import DEFAULT_ENGINE
 from harness.errors import ConfigError, ModelError
+from harness.spec.arm import DEFAULT_ENGINE
 from harness.spec.gates import check_gates
 
 Loc = tuple[Any, ...]

@@ -17,14 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from harness.arms import ARMS
-from harness.arms.base import DEFAULT_ENGINE, ArmSpec
-from harness.engines import ENGINES
-from harness.engines.base import EngineContext, EngineSpec
 from harness.errors import ConfigError
 from harness.pydantic_paths import describe_validation_error
+from harness.registry import ARMS, ENGINES
+from harness.spec.arm import DEFAULT_ENGINE, ArmSpec
 from harness.spec.base import NAME_PATTERN, GenerationSpec, ModelSpec, Strict
 from harness.spec.cost import CostConfig
+from harness.spec.engine import EngineContext, EngineSpec
 from harness.spec.gates import GateSpec
 from harness.spec.train import TrainConfig
 from harness.types import stable_hash
