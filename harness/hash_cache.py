@@ -52,7 +52,7 @@ class FileHashCache:
                     "AND inode = ?", key).fetchone()
             if row:
                 return row[0]
-        digest = _sha256(path)
+        digest = file_sha256(path)
         if self._conn is not None:
             with self._lock, self._conn:
                 self._conn.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
@@ -60,7 +60,8 @@ class FileHashCache:
         return digest
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB chunks (model files are large)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ModelError
+from harness.hash_cache import file_sha256
 from harness.paths import cache_dir
 from harness.types import stable_hash
 
@@ -100,17 +101,6 @@ def prepare_default_model(force: bool = False) -> Path:
     return target
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB chunks (model files are large)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class ResolvedModel:
     """A model the engines can load: a local folder (or hub id) plus a stable identity."""
@@ -184,6 +174,9 @@ def cached_file_sha256(path: Path) -> str:
     from harness.hash_cache import FileHashCache
 
     return FileHashCache.shared().sha256(path)
+
+
+__all__ = ["ResolvedModel", "cache_dir", "file_sha256", "resolve_model"]
 
 
 def folder_fingerprint(folder: Path) -> str:

@@ -142,3 +142,5 @@ def _origin(config: type) -> str:
 # name when a registry is first asked (see Registry._discover).
 ENGINES: Registry = Registry("engine", "harness.engines", "harness.engines", default_kind="local")
 ARMS: Registry = Registry("arm", "harness.arms", "harness.arms")
+RETRIEVERS: Registry = Registry("retriever", "harness.retrieval.backends", "harness.retrievers",
+                                default_kind="qdrant_edge")

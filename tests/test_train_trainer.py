@@ -126,6 +126,10 @@ def test_adapters_list_and_show_describe_the_store(trained):
 
 
 def test_merge_into_16bit_base_keeps_the_adapters_outputs(trained, tmp_path):
+    """Merged weights compute what base + adapter compute. In float32 the greedy answers are
+    identical; in bfloat16 the merge rounds W + BA once where the adapter rounds Wx and B(Ax)
+    apart, so near-tied tokens may flip later in an answer: there the next-token distribution
+    must agree (same top token, logits within bf16 rounding)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -133,7 +137,6 @@ def test_merge_into_16bit_base_keeps_the_adapters_outputs(trained, tmp_path):
     from harness.train.merge import merge_adapter
 
     job, result = trained
-    merged_dir = merge_adapter(job.adapter_dir, tmp_path / "merged")
     base_path = result.manifest["base_model"]["path"]
     tok = AutoTokenizer.from_pretrained(base_path)
     prompt = tok.apply_chat_template(
@@ -145,10 +148,20 @@ def test_merge_into_16bit_base_keeps_the_adapters_outputs(trained, tmp_path):
             out = model.generate(**prompt, max_new_tokens=12, do_sample=False)
         return out[0].tolist()
 
-    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
-    with_adapter = greedy(PeftModel.from_pretrained(base, str(job.adapter_dir)))
-    merged = greedy(AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.bfloat16))
-    assert merged == with_adapter
+    def next_logits(model) -> torch.Tensor:
+        with torch.no_grad():
+            return model(**prompt).logits[0, -1].float()
+
+    for dtype, name in ((torch.float32, "float32"), (torch.bfloat16, "bfloat16")):
+        merged_dir = merge_adapter(job.adapter_dir, tmp_path / f"merged-{name}", dtype=name)
+        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+        with_adapter = PeftModel.from_pretrained(base, str(job.adapter_dir))
+        merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=dtype)
+        if dtype == torch.float32:
+            assert greedy(merged) == greedy(with_adapter)
+        a, m = next_logits(with_adapter), next_logits(merged)
+        assert int(a.argmax()) == int(m.argmax()), name
+        assert float((a - m).abs().max()) < 0.1 * float(a.abs().max()), name
 
 
 def test_merge_into_4bit_is_refused_with_one_line(trained, tmp_path):

@@ -10,31 +10,18 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harness.engines import ENGINES
-from harness.engines.base import Engine, EngineContext, EngineSpec, ResolvedEngine
-from harness.spec.base import ModelSpec
+from harness.engines.base import Engine, EngineContext, ResolvedEngine
+from harness.spec.engine import LocalWeightsEngineSpec
 
 
 @ENGINES.register("local")
-class LocalEngineSpec(EngineSpec):
+class LocalEngineSpec(LocalWeightsEngineSpec):
     kind: Literal["local"] = "local"
-    model: ModelSpec | None = Field(None, description="default: the suite's `model`")
     batch_size: int = Field(8, ge=1, le=512)
     threads: int | None = Field(None, ge=1, description="torch threads; default: torch's choice")
     max_loaded_adapters: int = Field(4, ge=1)
 
     serves_adapters: ClassVar[bool] = True
-
-    def model_spec(self, ctx: EngineContext) -> ModelSpec:
-        return self.model or ctx.default_model
-
-    def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
-        from harness.models import model_spec_problem
-
-        problem = model_spec_problem(self.model_spec(ctx).base, ctx.base_dir)
-        if problem is None:
-            return []
-        # The top-level `model` is where the default engine's model is written.
-        return [(("model", "base") if self.model else ("@model",), problem)]
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
         from harness.engines._dtypes import resolve_dtype_name

@@ -36,7 +36,7 @@ from harness.adapters_io import (
     serving_name,
 )
 from harness.engines import ENGINES
-from harness.engines.base import Engine, EngineContext, EngineSpec, ResolvedEngine
+from harness.engines.base import Engine, EngineContext, ResolvedEngine
 from harness.engines.openai_compat import (
     TRANSIENT_STATUS,
     GenerationAborted,
@@ -46,7 +46,7 @@ from harness.engines.openai_compat import (
     backoff,
 )
 from harness.errors import ConfigError, EngineError, ModelError
-from harness.spec.base import ModelSpec
+from harness.spec.engine import LocalWeightsEngineSpec
 from harness.types import AdapterRef, Request
 
 if TYPE_CHECKING:
@@ -65,9 +65,8 @@ __all__ = ["GenerationAborted", "VLLMEngine", "VLLMEngineSpec"]
 
 
 @ENGINES.register("vllm")
-class VLLMEngineSpec(EngineSpec):
+class VLLMEngineSpec(LocalWeightsEngineSpec):
     kind: Literal["vllm"]
-    model: ModelSpec | None = Field(None, description="default: the suite's `model`")
     mode: Literal["managed", "attached"] = "managed"
     url: str | None = Field(None, description="attached mode: base URL of a running server")
     api_key_env: str | None = Field(None, description="name of the env variable with the API key")
@@ -95,23 +94,11 @@ class VLLMEngineSpec(EngineSpec):
             raise ValueError("attached mode needs `url`")
         return self
 
-    def model_spec(self, ctx: EngineContext) -> ModelSpec:
-        return self.model or ctx.default_model
-
     def _python(self, ctx: EngineContext) -> str | None:
         python = self.python
         if python and not Path(python).expanduser().is_absolute() and os.sep in python:
             python = str((ctx.base_dir / python).resolve())
         return python
-
-    def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
-        from harness.models import model_spec_problem
-
-        problem = model_spec_problem(self.model_spec(ctx).base, ctx.base_dir)
-        if problem is None:
-            return []
-        # The top-level `model` is where the default engine's model is written.
-        return [(("model", "base") if self.model else ("@model",), problem)]
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
         from harness.models import resolve_model

@@ -64,3 +64,22 @@ class EngineSpec(Strict):
     def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
         """Checks that need the file system (folders exist...), as (location, message)."""
         return []
+
+
+class LocalWeightsEngineSpec(EngineSpec):
+    """An engine that serves weights from this machine (local, vLLM): it may name its own
+    `model`, and validation checks that the folder is there."""
+
+    model: ModelSpec | None = Field(None, description="default: the suite's `model`")
+
+    def model_spec(self, ctx: EngineContext) -> ModelSpec:
+        return self.model or ctx.default_model
+
+    def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
+        from harness.models import model_spec_problem
+
+        problem = model_spec_problem(self.model_spec(ctx).base, ctx.base_dir)
+        if problem is None:
+            return []
+        # "@model": the suite's top-level `model`, where a default engine's model is written.
+        return [(("model", "base") if self.model else ("@model",), problem)]
