@@ -7,7 +7,6 @@ only shows at run time is still a cycle for a reader.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from tests.conftest import REPO
 

@@ -60,6 +60,17 @@ def test_a_generous_max_drop_turns_the_regression_off(runs):
     assert ce.exit_code == EXIT_APPROVE
 
 
+def test_a_change_whose_interval_straddles_the_allowance_is_inconclusive(tmp_path):
+    """Few examples and a small drop: a regression can be neither shown nor ruled out."""
+    root = tmp_path / "runs"
+    before = write_run(root, SimRun(run_id="b", arms=arms(0.75), n_tasks=30, n_guard=10))
+    after = write_run(root, SimRun(run_id="a", arms=arms(0.72), n_tasks=30, n_guard=10, seed=1))
+    ce = evaluate_compare(load_scored_run(before), load_scored_run(after), max_drop=0.02,
+                          n_resamples=2000)
+    assert ce.decision == "INCONCLUSIVE" and ce.exit_code == 11
+    assert any(r.status == "inconclusive" for r in ce.results)
+
+
 def test_runs_of_different_suites_are_refused(tmp_path):
     a = write_run(tmp_path, SimRun(suite="alpha"))
     b = write_run(tmp_path, SimRun(suite="beta"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import socket
 import subprocess
@@ -510,3 +511,22 @@ def test_errors_are_harness_errors_never_tracebacks_for_a_file_as_corpus(tmp_pat
     with pytest.raises(HarnessError) as exc:
         load_corpus(path)
     assert "expected a folder of .md/.txt files or a .jsonl file" in one_line(exc)
+
+
+def test_opening_an_index_that_was_never_built_is_one_config_error_line(tmp_path):
+    spec = corpus_spec(tmp_path)
+    with pytest.raises(ConfigError) as exc:
+        open_retriever(spec, build=False)
+    assert "has not been built" in one_line(exc) and spec.index_dir in one_line(exc)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file_is_named_in_one_data_error_line(tmp_path):
+    kb = write_docs(tmp_path / "kb", {"a.md": "alpha", "secret.md": "beta"})
+    (kb / "secret.md").chmod(0)
+    try:
+        with pytest.raises(DataError) as exc:
+            load_corpus(kb)
+    finally:
+        (kb / "secret.md").chmod(0o644)
+    assert str(kb / "secret.md") in one_line(exc) and "cannot read" in one_line(exc)

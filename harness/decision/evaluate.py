@@ -15,8 +15,14 @@ from harness.decision.analysis import Analysis, analyse
 from harness.decision.compare import Comparison, compare_runs
 from harness.decision.completeness import Completeness, completeness
 from harness.decision.cost import ArmCost, BreakEven, arm_costs, break_even
-from harness.decision.exit_codes import EXIT_APPROVE, EXIT_REGRESSION
-from harness.decision.gates import FAIL, GateResult, apply_error_rates, evaluate_gates
+from harness.decision.exit_codes import EXIT_APPROVE, EXIT_INCONCLUSIVE, EXIT_REGRESSION
+from harness.decision.gates import (
+    FAIL,
+    INCONCLUSIVE,
+    GateResult,
+    apply_error_rates,
+    evaluate_gates,
+)
 from harness.decision.verdict import Verdict, decide
 from harness.errors import ConfigError
 from harness.spec.cost import CostConfig
@@ -46,7 +52,7 @@ class CompareEvaluation:
     current: RunData
     comparison: Comparison
     results: list[GateResult]
-    decision: str  # "REGRESSION" | "NO REGRESSION"
+    decision: str  # "REGRESSION" | "INCONCLUSIVE" | "NO REGRESSION"
     exit_code: int
 
 
@@ -139,8 +145,12 @@ def evaluate_compare(baseline: RunData, current: RunData, *, common_ids: bool = 
         if (done := completeness(run)).partial:
             comparison.notes.append(f"the {which} run is partial: {done.summary}")
     results = evaluate_gates(gates, None, comparison)
-    regressed = any(r.status == FAIL for r in results)
-    return CompareEvaluation(baseline, current, comparison, results,
-                             "REGRESSION" if regressed else "NO REGRESSION",
-                             EXIT_REGRESSION if regressed else EXIT_APPROVE)
+    if any(r.status == FAIL for r in results):
+        decision, code = "REGRESSION", EXIT_REGRESSION
+    elif any(r.status == INCONCLUSIVE for r in results):
+        # The change's interval reaches below the allowance: a drop cannot be ruled out.
+        decision, code = "INCONCLUSIVE", EXIT_INCONCLUSIVE
+    else:
+        decision, code = "NO REGRESSION", EXIT_APPROVE
+    return CompareEvaluation(baseline, current, comparison, results, decision, code)
 
