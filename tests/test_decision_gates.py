@@ -224,7 +224,7 @@ def test_validate_states_what_each_gate_can_settle_at_the_suites_sizes(suite_fac
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())  # the console wraps long lines
     assert "gate 1" in said and "with 4 examples it can rule out drops of" in said
-    assert "its bar of 5 points needs about 314 examples" in said
+    assert "its bar of 5 points needs about 785 examples" in said
 
 
 def test_missing_scores_are_paired_on_the_intersection_and_said(tmp_path):

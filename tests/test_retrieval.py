@@ -378,6 +378,9 @@ def test_corpus_spec_types_its_retriever_by_kind_through_the_registry(tmp_path):
         "kind": "qdrant_server", "url": "http://qdrant:6333", "api_key_env": "QDRANT_KEY"}})
     assert type(server.retriever).__name__ == "QdrantServerSpec"
     assert server.model_dump()["retriever"]["url"] == "http://qdrant:6333"
+    assert CorpusSpec.model_validate(server.model_dump()) == server
+    schema = CorpusSpec.model_json_schema()["properties"]["retriever"]
+    assert {s["title"] for s in schema["oneOf"]} >= {"QdrantEdgeSpec", "QdrantServerSpec"}
     from pydantic import ValidationError
 
     for bad, location in [({"kind": "qdrant_serverr"}, ("retriever",)),

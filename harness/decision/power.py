@@ -4,7 +4,7 @@ For each gate, at the suite's sizes: the smallest effect (or drop) its checks wo
 (80% power) settle, and the number of examples that would settle the bar the gate itself sets.
 Before a run nothing is known of the scores, so the per-example standard deviation is assumed
 (0.5 of the scorer's range: the worst case of a binary scorer, and about what paired
-differences of two arms that disagree on a third of the examples give); the report's
+differences of two binary arms that disagree on a quarter of the examples give); the report's
 inconclusive checks add the figure from the observed spread.
 
   interval half width at 80% power: (z_0.975 + z_0.8) * sd / sqrt(n)

@@ -28,6 +28,16 @@ def default_retriever() -> RetrieverSpec:
     return RETRIEVERS.get(RETRIEVERS.default_kind or "qdrant_edge")()
 
 
+def _retriever_schema(schema: dict[str, Any]) -> None:
+    # The field is typed by the base class (kinds dispatch at validation time); the schema
+    # shows every registered kind instead.
+    description = schema.get("description")
+    schema.clear()
+    schema["oneOf"] = [config.model_json_schema() for config in RETRIEVERS.kinds().values()]
+    if description:
+        schema["description"] = description
+
+
 class CorpusSpec(Strict):
     path: str = Field(description="a folder of .md/.txt files (searched recursively), or a "
                       ".jsonl file of records {id, text, metadata}")
@@ -41,7 +51,8 @@ class CorpusSpec(Strict):
     retriever: SerializeAsAny[RetrieverSpec] = Field(
         default_factory=default_retriever,
         description="where the vectors live and how they are searched: a retriever kind "
-        "(default qdrant_edge, the embedded Qdrant engine)")
+        "(default qdrant_edge, the embedded Qdrant engine)",
+        json_schema_extra=_retriever_schema)
 
     @field_validator("retriever", mode="wrap")
     @classmethod
