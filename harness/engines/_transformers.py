@@ -34,8 +34,8 @@ from typing import Any
 
 import torch
 
+from harness.devices import default_device, resolve_dtype_name
 from harness.engines._batching import Batch, plan_batches
-from harness.engines._dtypes import default_device, resolve_dtype_name
 from harness.engines.base import Engine, ProgressCallback
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel

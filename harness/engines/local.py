@@ -24,7 +24,7 @@ class LocalEngineSpec(LocalWeightsEngineSpec):
     serves_adapters: ClassVar[bool] = True
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
-        from harness.engines._dtypes import resolve_dtype_name
+        from harness.devices import resolve_dtype_name
         from harness.models import resolve_model
 
         spec = self.model_spec(ctx)

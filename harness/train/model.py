@@ -91,7 +91,7 @@ def load_base(model_path: str, config: TrainConfig) -> Any:
 
     if config.threads:
         torch.set_num_threads(config.threads)
-    compute = _dtype(config.compute_dtype)
+    compute = _dtype(config.resolved_compute_dtype)
     kwargs: dict[str, Any] = {"dtype": compute}
     if config.quantization == "nf4":
         kwargs["quantization_config"] = BitsAndBytesConfig(

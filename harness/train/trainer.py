@@ -184,8 +184,8 @@ def _build_trainer(job: TrainJob, base: ResolvedModel, targets: list[str], token
         lr_scheduler_type=config.lr_scheduler,
         warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio of the total steps
         weight_decay=config.weight_decay,
-        bf16=config.compute_dtype == "bfloat16",
-        fp16=config.compute_dtype == "float16" and on_gpu,
+        bf16=config.resolved_compute_dtype == "bfloat16",
+        fp16=config.resolved_compute_dtype == "float16" and on_gpu,
         use_cpu=not on_gpu,
         logging_steps=1,
         save_strategy="steps",
@@ -340,6 +340,7 @@ def build_manifest(*, staging: Path, job: TrainJob, base: ResolvedModel, targets
             "epochs": trainer.state.epoch,
             "resumed_from_step": resumed_from,
             "device": train_model.device(),
+            "compute_dtype": job.config.resolved_compute_dtype,
             "wall_time_s": round(train_wall, 2),
             "total_wall_time_s": round(total_wall, 2),
             "tokens": meter.tokens,
