@@ -4,8 +4,9 @@ For each gate, at the suite's sizes: the smallest effect (or drop) its checks wo
 (80% power) settle, and the number of examples that would settle the bar the gate itself sets.
 Before a run nothing is known of the scores, so the per-example standard deviation is assumed
 (0.5 of the scorer's range: the worst case of a binary scorer, and about what paired
-differences of two binary arms that disagree on a quarter of the examples give); the report's
-inconclusive checks add the figure from the observed spread.
+differences of two binary arms that disagree on a quarter of the examples give; for a threshold
+bar b inside 0..1, at most sqrt(b(1 - b))); the report's inconclusive checks add the figure from
+the observed spread.
 
   interval half width at 80% power: (z_0.975 + z_0.8) * sd / sqrt(n)
   examples to settle a margin m:    ((z_0.975 + z_0.8) * sd / m) ** 2
@@ -55,6 +56,13 @@ def resolution(index: int, gate: GateSpec, n: int, sd: float = ASSUMED_SD) -> Re
                     f"true win rate {BEATS_MARGIN * 100:.0f} points above "
                     f"{gate.min_win_rate_lower:g} needs about {needed} examples")
     elif gate.type == "threshold":
+        # A score bounded in 0..1 with mean b has variance at most b(1 - b) (Bhatia-Davis): at
+        # a bar of 0.95 that is a standard deviation of 0.22, not 0.5.
+        bar = gate.min if gate.min is not None else gate.max
+        if bar is not None and 0.0 < bar < 1.0:
+            sd = min(sd, math.sqrt(bar * (1.0 - bar)))
+            reach = _reach(sd, n)
+            pts = f"{reach * 100:.1f} points"
         needed = _needed(sd, THRESHOLD_MARGIN)
         sentence = (f"with {n} examples it confirms a mean {pts} past its bar; a mean "
                     f"{THRESHOLD_MARGIN * 100:.0f} points past it needs about {needed} examples")
