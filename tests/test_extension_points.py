@@ -241,9 +241,9 @@ def test_kind_modules_import_only_the_standard_library_and_pydantic_at_top_level
     script = (
         "import sys\n"
         "before = set(sys.modules)\n"
-        "from harness.engines import ENGINES\n"
-        "from harness.arms import ARMS\n"
-        "ENGINES.kinds(); ARMS.kinds()\n"
+        "from harness.registry import ARMS, ENGINES, RETRIEVERS\n"
+        "import harness.spec.corpus\n"
+        "ENGINES.kinds(); ARMS.kinds(); RETRIEVERS.kinds()\n"
         "third = {m.split('.')[0] for m in set(sys.modules) - before} - set(\n"
         "    sys.stdlib_module_names)\n"
         "print(sorted(third))\n")
