@@ -1,4 +1,4 @@
-"""Scorers: turn (example, model output) into a Score.
+"""Scorers: turn a Sample (example, request as sent, response, retrieved context) into a Score.
 
 Public API: `scorer` (decorator), `build_scorer`, `resolve_scorer`, `list_scorers`,
 `ScorerInfo`, `BoundScorer`. Built-ins register on import; see docs/scorers.md.
