@@ -151,20 +151,15 @@ def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
     label = str(model.get("identity") or model.get("spec") or "")
     label = label.split("@", 1)[0].removeprefix("local:").removeprefix("hub:")
     cost = suite.get("cost") or {}
+    prices = None
+    if cost:
+        from harness.spec.cost import CostConfig
+
+        prices = CostConfig.model_validate(cost)
     arms = []
     for arm in data.get("arms") or []:
         tuned = arm.get("kind") == "tuned"
-        price = None
-        if cost:
-            price_in = cost.get("input_per_million_tokens", 0.0)
-            price_out = cost.get("output_per_million_tokens", 0.0)
-            if tuned:
-                price_in = cost.get("tuned_input_per_million_tokens", price_in) or price_in
-                price_out = cost.get("tuned_output_per_million_tokens", price_out) or price_out
-            price = {"currency": cost.get("currency", "USD"),
-                     "input_per_million_tokens": price_in,
-                     "output_per_million_tokens": price_out,
-                     "per_generation_second": cost.get("per_generation_second", 0.0)}
+        price = prices.price_for(tuned).model_dump() if prices is not None else None
         arms.append({"name": arm.get("name"), "kind": arm.get("kind", "prompt"),
                      "engine": "default", "model": label, "has_adapter": tuned,
                      "price": price, "params": arm.get("params") or {},

@@ -35,12 +35,6 @@ def models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def first_model(annotation: Any) -> type[BaseModel] | None:
-    """The first pydantic model in a type annotation (unwrapping Optional, lists, unions)."""
-    found = models_in(annotation)
-    return found[0] if found else None
-
-
 def _kind_default(model: type[BaseModel]) -> Any:
     field = model.model_fields.get("kind")
     if field is None:

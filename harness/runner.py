@@ -33,7 +33,7 @@ from rich.progress import (
 )
 
 from harness.arms.base import Arm, ArmContext
-from harness.engines.openai_compat import estimate_tokens
+from harness.engines.openai_compat import estimate_prompt_tokens
 from harness.errors import BudgetExceeded, ConfigError, EngineError
 from harness.golden import GoldenSet, load_golden_set, normalize_text
 from harness.manifest import (
@@ -68,7 +68,6 @@ class RunResult:
     resumed: bool
     counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    estimated_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -159,10 +158,11 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
         spend = Spend(max_cost, manifest.currency)
         try:
             with _progress(console) as progress:
-                counts.update(_generate(suite, engines, arms, examples, store, cache, run_dir,
+                items = work_items(arms, examples, engines)
+                counts.update(_generate(suite, engines, arms, items, store, cache, run_dir,
                                         progress, prices, spend, console))
                 store.sync()
-                counts["scores"] = _score(scorers, arms, examples, store, progress)
+                counts["scores"] = _score(scorers, items, store, progress)
                 store.sync()
         except BaseException as exc:
             manifest.status = ("interrupted" if isinstance(exc, KeyboardInterrupt)
@@ -175,8 +175,7 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
     finally:
         store.close()
         cache.close()
-    return RunResult(run_dir=run_dir, resumed=resumed, counts=counts, warnings=warnings,
-                     estimated_cost=counts.get("estimated_cost_micro", 0) / 1e6 or None)
+    return RunResult(run_dir=run_dir, resumed=resumed, counts=counts, warnings=warnings)
 
 
 def resolve_engines(suite: Suite) -> dict[str, ResolvedEngine]:
@@ -248,19 +247,24 @@ def scorer_key(spec: ScorerSpec, bound: BoundScorer) -> str:
                         "info": bound.info.as_dict()})[:24]
 
 
+def work_items(arms: list[Arm], examples: list[Example],
+               engines: dict[str, ResolvedEngine]) -> list[WorkItem]:
+    """Every (arm, example) with the request the arm sends and its cache key: built once, used
+    by generation and scoring alike."""
+    return [WorkItem(arm, ex, request, ResponseCache.key(engines[arm.engine].identity, request))
+            for arm in arms for ex in examples for request in [arm.build(ex)]]
+
+
 def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
-              examples: list[Example], store: RunStore, cache: ResponseCache, run_dir: Path,
+              items: list[WorkItem], store: RunStore, cache: ResponseCache, run_dir: Path,
               progress: Progress, prices: dict[str, PriceSpec | None], spend: Spend,
               console: Console) -> dict[str, int]:
-    items = [WorkItem(arm, ex, request, ResponseCache.key(engines[arm.engine].identity, request))
-             for arm in arms for ex in examples for request in [arm.build(ex)]]
     # Done = a whole, successful line for this exact request key; anything else is redone.
     done = {(r.get("arm"), r.get("uid") or r.get("example_id"), r.get("request_key"))
             for r in store.response_records() if not r.get("error")}
     todo = [i for i in items if (i.arm.name, i.uid, i.key) not in done]
     counts = {"responses": len(items) - len(todo), "cached_responses": 0,
-              "generated_responses": 0, "arm_errors": 0, "resumed_responses":
-              len(items) - len(todo)}
+              "generated_responses": 0, "arm_errors": 0}
     task = progress.add_task("generating", total=len(items), completed=counts["responses"])
 
     def record(item: WorkItem, response: Response) -> None:
@@ -284,15 +288,13 @@ def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
             misses.append(item)
     if not misses:
         return counts
-    estimate = sum(prices[i.arm.name].per_call(estimate_tokens(i.request) -
-                                               i.request.params.max_tokens,
+    estimate = sum(prices[i.arm.name].per_call(estimate_prompt_tokens(i.request),
                                                i.request.params.max_tokens)
                    for i in misses if prices[i.arm.name] is not None)
     if estimate > 0:
         console.print(f"estimated cost of generating {len(misses)} responses: at most "
                       f"{estimate:.4f} {spend.currency} (prompt tokens estimated, every answer "
                       "at max_tokens)", highlight=False)
-        counts["estimated_cost_micro"] = round(estimate * 1e6)
 
     for engine_name in dict.fromkeys(i.arm.engine for i in misses):
         group = [i for i in misses if i.arm.engine == engine_name]
@@ -332,48 +334,41 @@ def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
         engine.close()
 
 
-def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], arms: list[Arm],
-           examples: list[Example], store: RunStore, progress: Progress) -> int:
+def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], items: list[WorkItem],
+           store: RunStore, progress: Progress) -> int:
     responses: dict[tuple[str, str], dict[str, Any]] = {}
     for r in store.response_records():
         responses[(r["arm"], r.get("uid") or r["example_id"])] = r  # the last line wins
     done = {(r.get("arm"), r.get("uid"), r.get("scorer"), r.get("score_key"))
             for r in store.score_records()}
-    requests = {(arm.name, example_uid(e.golden_set, e.id)): arm.build(e)
-                for arm in arms for e in examples}
     total = 0
     task = progress.add_task("scoring", total=None)
     for name, (spec, bound) in scorers.items():
         key = scorer_key(spec, bound)
-        wanted = [(arm, e) for arm in arms if spec.arms is None or arm.name in spec.arms
-                  for e in examples if spec.golden_sets is None or e.golden_set
-                  in spec.golden_sets]
+        wanted = [i for i in items if (spec.arms is None or i.arm.name in spec.arms)
+                  and (spec.golden_sets is None or i.example.golden_set in spec.golden_sets)]
         total += len(wanted)
         progress.update(task, total=total, description=f"scoring {name}")
         todo = []
-        for arm, e in wanted:
-            uid = example_uid(e.golden_set, e.id)
-            response = responses.get((arm.name, uid))
-            if response is None:
-                continue
+        for item in wanted:
+            response = responses.get((item.arm.name, item.uid))
+            if response is None or response.get("request_key") != item.key:
+                continue  # never score an answer to another request
             score_key = stable_hash({"scorer": key, "request": response["request_key"],
-                                     "reference": e.reference})[:24]
-            if (arm.name, uid, name, score_key) not in done:
-                todo.append((arm, e, uid, response, score_key))
+                                     "reference": item.example.reference})[:24]
+            if (item.arm.name, item.uid, name, score_key) not in done:
+                todo.append((item, response, score_key))
         progress.advance(task, len(wanted) - len(todo))
-        if not todo:
-            continue
         # In chunks, each written as soon as it is scored: a killed run keeps what it scored.
         for start in range(0, len(todo), SCORE_CHUNK):
             chunk = todo[start:start + SCORE_CHUNK]
-            samples = [Sample(e, Response.from_dict(r), requests[(arm.name, uid)], arm.name)
-                       for arm, e, uid, r, _ in chunk]
+            samples = [Sample(item.example, Response.from_dict(r), item.request, item.arm.name)
+                       for item, r, _ in chunk]
             scores = bound.score_samples(samples)
-            for (arm, example, uid, response, score_key), score in zip(chunk, scores,
-                                                                       strict=True):
+            for (item, response, score_key), score in zip(chunk, scores, strict=True):
                 store.scores.append({
-                    "arm": arm.name, "uid": uid, "example_id": example.id,
-                    "golden_set": example.golden_set, "scorer": name,
+                    "arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
+                    "golden_set": item.example.golden_set, "scorer": name,
                     "value": float(score.value), "explanation": score.explanation,
                     "answer": score.answer, "score_key": score_key,
                     "request_key": response["request_key"]})

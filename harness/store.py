@@ -240,20 +240,6 @@ def lock_run_dir(run_dir: Path) -> int:
     return fd
 
 
-def is_locked(run_dir: Path) -> bool:
-    path = run_dir / LOCK
-    if not path.is_file():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")[:-3]
 

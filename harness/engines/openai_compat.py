@@ -117,15 +117,15 @@ class OpenAIEngineSpec(EngineSpec):
                               tuple(warnings), {"provider": provider, "pinned": is_pinned(
                                   self.model) or weights is not None})
 
-    def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
-        out: list[tuple[tuple[Any, ...], str]] = []
+    def problems(self, ctx: EngineContext) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
         if self.api_key_env and not os.environ.get(self.api_key_env):
             out.append((("api_key_env",), f"environment variable {self.api_key_env} is not set"))
         if self.weights:
             try:
                 self._weights_model(ctx)
             except ModelError as exc:
-                out.append((("weights",), exc.message))
+                out.append((("weights",), exc.message, ModelError))
         return out
 
     def build(self, ctx: EngineContext, resolved: ResolvedEngine) -> Engine:
@@ -497,10 +497,14 @@ def backoff(attempt: int) -> float:
     return min(8.0, 0.5 * 2**attempt) + random.uniform(0, 0.25)
 
 
+def estimate_prompt_tokens(request: Request) -> float:
+    """Prompt tokens before a tokenizer is at hand: about 4 characters each."""
+    return sum(len(m.get("content") or "") for m in request.messages) / 4.0
+
+
 def estimate_tokens(request: Request) -> float:
-    """Prompt tokens (about 4 characters each) plus the completion budget."""
-    chars = sum(len(m.get("content") or "") for m in request.messages)
-    return chars / 4.0 + request.params.max_tokens
+    """Prompt tokens plus the completion budget: what a token rate limit must allow for."""
+    return estimate_prompt_tokens(request) + request.params.max_tokens
 
 
 def run_coroutine(coroutine: Any) -> Any:

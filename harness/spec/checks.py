@@ -55,10 +55,9 @@ def _engine_problems(suite: Any) -> list[tuple[Loc, str]]:
         problems.append((("engines", DEFAULT_ENGINE), f"'{DEFAULT_ENGINE}' is the name of the "
                          "top-level `engine`; give this engine another name"))
     for name, spec in suite.engine_specs().items():
-        for loc, message in spec.problems(suite.engine_context(name)):
+        for loc, message, *kind in spec.problems(suite.engine_context(name)):
             # "@model": the suite's top-level model, which engines naming none share.
             where = ("model", "base") if loc == ("@model",) else _engine_loc(name) + tuple(loc)
-            kind = (ModelError,) if "model" in where else ()
             if (where, message, *kind) not in problems:
                 problems.append((where, message, *kind))
     return problems

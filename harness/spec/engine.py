@@ -61,8 +61,9 @@ class EngineSpec(Strict):
         """The engine (a harness.engines.base.Engine), ready to generate."""
         raise NotImplementedError
 
-    def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
-        """Checks that need the file system (folders exist...), as (location, message)."""
+    def problems(self, ctx: EngineContext) -> list[tuple[Any, ...]]:
+        """Checks that need the file system (folders exist...), as (location, message) or
+        (location, message, error class) when the problem is not a ConfigError."""
         return []
 
 
@@ -75,11 +76,12 @@ class LocalWeightsEngineSpec(EngineSpec):
     def model_spec(self, ctx: EngineContext) -> ModelSpec:
         return self.model or ctx.default_model
 
-    def problems(self, ctx: EngineContext) -> list[tuple[tuple[Any, ...], str]]:
+    def problems(self, ctx: EngineContext) -> list[tuple[Any, ...]]:
+        from harness.errors import ModelError
         from harness.models import model_spec_problem
 
         problem = model_spec_problem(self.model_spec(ctx).base, ctx.base_dir)
         if problem is None:
             return []
         # "@model": the suite's top-level `model`, where a default engine's model is written.
-        return [(("model", "base") if self.model else ("@model",), problem)]
+        return [(("model", "base") if self.model else ("@model",), problem, ModelError)]

@@ -144,7 +144,6 @@ _BUILD_LOCK = threading.Lock()
 
 def suite_model() -> type[Suite]:
     """The Suite model with `engine`, `engines` and `arms` typed by every registered kind."""
-    key = (ENGINES.version, ARMS.version)
     with _BUILD_LOCK:
         EngineUnion = ENGINES.union()
         ArmUnion = ARMS.union()
