@@ -71,7 +71,9 @@ def _load(
         model = _MODELS.get(key)
         if model is None:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # callers show their own progress
             with _offline():
                 try:
                     # local_files_only is the real guarantee: HF_HUB_OFFLINE is read at import

@@ -11,7 +11,7 @@ import csv
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,9 @@ from harness.types import Example, Message, stable_hash
 
 ROLES = {"system", "user", "assistant"}
 INSTRUCTION_KEYS = {"instruction", "input", "output", "system"}
-COMMON_KEYS = {"id", "tags", "metadata"}
+COMMON_KEYS = {"id", "tags", "metadata", "gold_doc_ids"}
 DEFAULT_CSV_COLUMNS = {"id": "id", "instruction": "instruction", "input": "input",
-                       "output": "output", "tags": "tags"}
+                       "output": "output", "tags": "tags", "gold_doc_ids": "gold_doc_ids"}
 
 
 @dataclass
@@ -127,8 +127,10 @@ def _read_csv(path: Path, columns: dict[str, str], source: str):
         for lineno, row in enumerate(reader, start=2):
             record: dict[str, Any] = {key: row.get(col) for key, col in mapping.items()
                                       if row.get(col) not in (None, "")}
-            if "tags" in record:
-                record["tags"] = [t.strip() for t in re.split(r"[;,]", record["tags"]) if t.strip()]
+            for listed in ("tags", "gold_doc_ids"):  # "a; b" or "a, b" in one cell
+                if listed in record:
+                    record[listed] = [t.strip() for t in re.split(r"[;,]", record[listed])
+                                      if t.strip()]
             extra = {k: v for k, v in row.items() if k not in mapping.values()}
             if extra:
                 record["metadata"] = extra
@@ -149,16 +151,20 @@ def _example_from_record(record: dict[str, Any], fmt: str, where: str, source: s
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise DataError(f"{where}: 'tags' must be a list of strings")
+    gold = record.get("gold_doc_ids") or []
+    if isinstance(gold, str):
+        gold = [gold]
+    if not isinstance(gold, list) or not all(isinstance(g, str | int) for g in gold):
+        raise DataError(f"{where}: 'gold_doc_ids' must be a list of corpus document ids")
     metadata = dict(record.get("metadata") or {})
     metadata.update({k: v for k, v in record.items() if k not in known})
     given_id = record.get("id")
     example_id = str(given_id) if given_id not in (None, "") else ""
     example = Example(id=example_id, messages=tuple(prompt), reference=reference,
-                      tags=tuple(tags), metadata=metadata, golden_set=source)
+                      tags=tuple(tags), metadata=metadata, golden_set=source,
+                      gold_doc_ids=tuple(str(g) for g in gold))
     if not example_id:
-        example = Example(id="h-" + example.content_hash()[:12], messages=example.messages,
-                          reference=reference, tags=example.tags, metadata=metadata,
-                          golden_set=source)
+        example = replace(example, id="h-" + example.content_hash()[:12])
     return example
 
 

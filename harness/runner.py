@@ -18,7 +18,7 @@ import json
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ from harness.manifest import (
     RunManifest,
     ScorerRecord,
 )
+from harness.retrieval.cache import RetrievalCache
+from harness.retrieval.service import CorpusSearch
 from harness.scoring import BoundScorer, build_scorer
 from harness.spec.base import PriceSpec
 from harness.spec.engine import ResolvedEngine
@@ -119,7 +121,21 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
     engines = resolve_engines(suite)
     for resolved in engines.values():
         warnings.extend(resolved.warnings)
-    ctx = ArmContext(suite, engines)
+    cache_path = (suite.resolve(suite.output.cache) if suite.output.cache
+                  else suite.resolve(suite.output.runs_dir) / "cache.sqlite")
+    search = CorpusSearch(suite.corpora, suite.base_dir, RetrievalCache(cache_path))
+    try:
+        return _run(suite, console, resume, new_run, max_cost, warnings, golden_sets,
+                    examples, engines, ArmContext(suite, engines, search), cache_path)
+    finally:
+        search.close()
+        if search.cache is not None:
+            search.cache.close()
+
+
+def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: float | None,
+         warnings: list[str], golden_sets: list[GoldenSet], examples: list[Example],
+         engines: dict[str, ResolvedEngine], ctx: ArmContext, cache_path: Path) -> RunResult:
     arms = [ctx.arm(spec.name) for spec in suite.arms]
     _refuse_few_shot_leakage(suite, arms, golden_sets)
     warnings.extend(_training_overlap_warnings(arms, golden_sets))
@@ -135,8 +151,7 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
     resumed = found is not None and found.run_dir is not None
     run_dir = found.run_dir if found is not None and found.run_dir else new_run_dir(runs_root)
     store = RunStore(run_dir)
-    cache = ResponseCache(suite.resolve(suite.output.cache) if suite.output.cache
-                          else suite.resolve(suite.output.runs_dir) / "cache.sqlite")
+    cache = ResponseCache(cache_path)
     try:
         previous = store.read_manifest()
         manifest = _manifest(suite, run_dir, identity, parts, golden_sets, engines, arms,
@@ -151,13 +166,15 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
         store.write_examples([
             {"uid": example_uid(e.golden_set, e.id), "id": e.id, "golden_set": e.golden_set,
              "tags": list(e.tags), "reference": e.reference, "prompt": e.user_text,
-             "metadata": e.metadata}
+             "metadata": e.metadata, **({"gold_doc_ids": list(e.gold_doc_ids)}
+                                        if e.gold_doc_ids else {})}
             for e in examples
         ])
         counts = {"examples": len(examples), "arms": len(arms)}
         spend = Spend(max_cost, manifest.currency)
         try:
             with _progress(console) as progress:
+                counts.update(_retrieve(arms, examples, ctx, progress))
                 items = work_items(arms, examples, engines)
                 counts.update(_generate(suite, engines, arms, items, store, cache, run_dir,
                                         progress, prices, spend, console))
@@ -255,6 +272,27 @@ def work_items(arms: list[Arm], examples: list[Example],
             for arm in arms for ex in examples for request in [arm.build(ex)]]
 
 
+def _retrieve(arms: list[Arm], examples: list[Example], ctx: ArmContext,
+              progress: Progress) -> dict[str, int]:
+    """Every arm's one-off preparation before its requests are built: RAG arms retrieve for
+    all examples in one batch (cached per query)."""
+    retrieving = [a for a in arms if a.roles.has_retrieval]
+    if not retrieving:
+        return {}
+    task = progress.add_task("retrieving", total=len(retrieving) * len(examples))
+    for arm in arms:
+        arm.prepare(examples)
+        if arm in retrieving:
+            progress.advance(task, len(examples))
+    stats = ctx.corpus_search().stats
+    out = {"retrieval_queries": stats.queries,
+                           "cached_retrievals": stats.cached,
+                           "retrieval_ms": round(1000 * stats.seconds)}
+    for report in stats.index_reports:
+        out["indexed_chunks"] = out.get("indexed_chunks", 0) + report.embedded
+    return out
+
+
 def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
               items: list[WorkItem], store: RunStore, cache: ResponseCache, run_dir: Path,
               progress: Progress, prices: dict[str, PriceSpec | None], spend: Spend,
@@ -272,6 +310,8 @@ def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
             "arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
             "golden_set": item.example.golden_set, **response.as_dict(),
             "request_key": item.key,
+            **({"contexts": [asdict(c) for c in item.request.contexts]}
+               if item.request.contexts else {}),
         })
         counts["responses"] += 1
         counts["cached_responses" if response.cached else "generated_responses"] += 1
@@ -362,7 +402,8 @@ def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], items: list[WorkI
         # In chunks, each written as soon as it is scored: a killed run keeps what it scored.
         for start in range(0, len(todo), SCORE_CHUNK):
             chunk = todo[start:start + SCORE_CHUNK]
-            samples = [Sample(item.example, Response.from_dict(r), item.request, item.arm.name)
+            samples = [Sample(item.example, Response.from_dict(r), item.request, item.arm.name,
+                              item.request.contexts)
                        for item, r, _ in chunk]
             scores = bound.score_samples(samples)
             for (item, response, score_key), score in zip(chunk, scores, strict=True):
@@ -402,6 +443,10 @@ def _training_overlap_warnings(arms: list[Arm], golden_sets: list[GoldenSet]) ->
                             "that it never saw the golden sets")
             continue
         manifest = json.loads(manifest_path.read_text())
+        if manifest.get("rag_arm") and not arm.roles.has_retrieval:
+            warnings.append(f"adapter of arm '{arm.name}' was trained on the prompts of RAG arm "
+                            f"'{manifest['rag_arm']}' (passages included), but arm "
+                            f"'{arm.name}' sends none")
         for gs in golden_sets:
             overlap = overlaps_with_manifest(manifest, gs.examples)
             if overlap:

@@ -295,8 +295,8 @@ class RunData:
 
     run_dir: Path
     manifest: RunManifest
-    examples: pd.DataFrame  # uid, id, golden_set, tags, reference, prompt, metadata
-    responses: pd.DataFrame  # arm, uid, example_id, golden_set, text, tokens, latency_s, ...
+    examples: pd.DataFrame  # uid, id, golden_set, tags, reference, prompt, metadata, gold_doc_ids
+    responses: pd.DataFrame  # arm, uid, example_id, golden_set, text, tokens, ..., contexts
     scores: pd.DataFrame  # arm, uid, example_id, scorer, value, explanation, answer
     torn_lines: dict[str, list[int]] = field(default_factory=dict)
 
@@ -310,10 +310,11 @@ class RunData:
         return subset.pivot_table(index="uid", columns="arm", values="value", aggfunc="first")
 
 
-_EXAMPLE_COLUMNS = ["uid", "id", "golden_set", "tags", "reference", "prompt", "metadata"]
+_EXAMPLE_COLUMNS = ["uid", "id", "golden_set", "tags", "reference", "prompt", "metadata",
+                    "gold_doc_ids"]
 _RESPONSE_COLUMNS = ["arm", "uid", "example_id", "golden_set", "text", "prompt_tokens",
                      "completion_tokens", "latency_s", "cached", "finish_reason", "error",
-                     "model", "request_key"]
+                     "model", "request_key", "contexts"]
 _SCORE_COLUMNS = ["arm", "uid", "example_id", "golden_set", "scorer", "value", "explanation",
                   "answer", "score_key", "request_key"]
 

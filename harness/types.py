@@ -30,6 +30,7 @@ class Example:
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     golden_set: str = ""  # name of the golden set this example came from
+    gold_doc_ids: tuple[str, ...] = ()  # corpus documents that answer it (retrieval metrics)
 
     @property
     def user_text(self) -> str:
@@ -40,7 +41,10 @@ class Example:
         return ""
 
     def content_hash(self) -> str:
-        return stable_hash({"messages": list(self.messages), "reference": self.reference})
+        content: dict[str, Any] = {"messages": list(self.messages), "reference": self.reference}
+        if self.gold_doc_ids:  # only when given: older golden sets keep their hashes
+            content["gold_doc_ids"] = sorted(self.gold_doc_ids)
+        return stable_hash(content)
 
 
 @dataclass(frozen=True)
@@ -69,20 +73,46 @@ class AdapterRef:
 
 
 @dataclass(frozen=True)
+class ResponseFormat:
+    """Constrained decoding: the output must match a JSON Schema, or a regular expression
+    (exactly one of the two)."""
+
+    json_schema: dict[str, Any] | None = field(default=None, hash=False)
+    regex: str | None = None
+    name: str = "response"  # the schema's name, for servers that want one (OpenAI)
+
+    @property
+    def kind(self) -> str:
+        return "json_schema" if self.json_schema is not None else "regex"
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.json_schema is not None:
+            return {"json_schema": self.json_schema, "name": self.name}
+        return {"regex": self.regex}
+
+
+@dataclass(frozen=True)
 class Request:
     """What an engine is asked: messages (already built by an arm) under given parameters."""
 
     messages: tuple[Message, ...]
     params: GenerationParams
     adapter: AdapterRef | None = None
+    response_format: ResponseFormat | None = None
+    # What a retrieving arm put into the messages, for the run's records and for scorers. Not
+    # sent and not part of the key: the messages already hold the rendered context.
+    contexts: tuple[Context, ...] = field(default=(), compare=False)
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything about the request that can change the output (the engine adds its own)."""
-        return {
+        out: dict[str, Any] = {
             "messages": list(self.messages),
             "params": self.params.as_dict(),
             "adapter": self.adapter.content_hash if self.adapter else None,
         }
+        if self.response_format is not None:  # only when set: unconstrained keys stay as they were
+            out["response_format"] = self.response_format.as_dict()
+        return out
 
 
 @dataclass

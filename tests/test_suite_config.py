@@ -73,7 +73,7 @@ def test_unknown_arm_kind_is_rejected(suite_factory):
     path = suite_factory(arms=[{"name": "x", "kind": "magic"}])
     code, output = invoke("validate", str(path))
     assert code == 2
-    assert_one_line_error(output, "arms[0].kind", "unknown arm kind 'magic'", "prompt, tuned")
+    assert_one_line_error(output, "arms[0].kind", "unknown arm kind 'magic'", "prompt, rag, tuned")
 
 
 def test_unknown_scorer_is_rejected_with_known_names(suite_factory):

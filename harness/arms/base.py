@@ -9,6 +9,7 @@ never infer roles from a kind name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from harness.spec.arm import DEFAULT_ENGINE, ArmSpec, Loc
 from harness.types import Example, GenerationParams, Message, Request
 
 if TYPE_CHECKING:
+    from harness.retrieval.service import CorpusSearch
     from harness.spec.engine import ResolvedEngine
 
 __all__ = ["DEFAULT_ENGINE", "Arm", "ArmContext", "ArmSpec", "Loc", "Roles"]
@@ -49,6 +51,11 @@ class Arm(ABC):
     def build(self, example: Example) -> Request:
         return Request(messages=tuple(self.messages(example)), params=self.params)
 
+    def prepare(self, examples: Sequence[Example]) -> None:
+        """Work done once for all examples before any is built (a RAG arm retrieves for
+        all of them in one batch). Default: nothing."""
+        return None
+
     @property
     def roles(self) -> Roles:
         return Roles()
@@ -61,11 +68,25 @@ class Arm(ABC):
 class ArmContext:
     """What an arm config needs to build itself: the suite's files, other arms, engines."""
 
-    def __init__(self, suite: Any, engines: dict[str, ResolvedEngine]):
+    def __init__(self, suite: Any, engines: dict[str, ResolvedEngine],
+                 search: CorpusSearch | None = None):
         self.suite = suite
         self.engines = engines
+        self._search = search
         self._built: dict[str, Arm] = {}
         self._building: list[str] = []
+
+    def corpus_search(self) -> CorpusSearch:
+        """Retrieval over the suite's corpora (the runner's, with its cache; else uncached)."""
+        if self._search is None:
+            from harness.retrieval.service import CorpusSearch
+
+            self._search = CorpusSearch(self.suite.corpora, self.suite.base_dir, None)
+        return self._search
+
+    def close(self) -> None:
+        if self._search is not None:
+            self._search.close()
 
     @property
     def base_dir(self) -> Path:

@@ -9,6 +9,7 @@ engine that serves it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -78,6 +79,9 @@ class TunedArm(Arm):
 
     def build(self, example: Example) -> Request:
         return replace(self.inner.build(example), adapter=self.adapter)
+
+    def prepare(self, examples: Sequence[Example]) -> None:
+        self.inner.prepare(examples)
 
     @property
     def roles(self) -> Roles:

@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 COMMAND_MODULES = [
     "harness.cli.run",
     "harness.cli.suite",
+    "harness.cli.index",
     "harness.cli.models",
     "harness.cli.report",
     "harness.cli.compare",

@@ -17,6 +17,7 @@ from harness.spec.suite import load_suite, suite_json_schema
 def validate(suite_file: Path) -> None:
     """Check a suite file (schema, files it names, scorers, gates) without running anything."""
     from harness.decision.gates import describe
+    from harness.decision.ladder import template_title
     from harness.decision.power import suite_resolutions
     from harness.golden import load_golden_set
 
@@ -31,12 +32,16 @@ def validate(suite_file: Path) -> None:
         sizes[name], guards[name] = len(golden.examples), spec.guard
     for res in suite_resolutions(suite.gates, sizes, guards):
         gate = suite.gates[res.gate]
-        console.print(f"gate {res.gate + 1} ({gate.name or describe(gate, None)}): "
+        title = template_title(gate, None) if suite.ladder else gate.name or describe(gate, None)
+        console.print(f"gate {res.gate + 1} ({title}): "
                       f"{res.sentence}", highlight=False, soft_wrap=True)
     arms = ", ".join(f"{a.name} ({a.kind}" + (f" on {a.engine})" if a.engine else ")")
                      for a in suite.arms)
     console.print(f"[green]ok[/] {suite_file}: suite '{suite.name}', arms: {arms}; "
                   f"primary scorer: {suite.primary}", highlight=False)
+    if suite.ladder:
+        console.print(f"ladder: {' → '.join(suite.ladder)} (the cheapest rung that clears "
+                      "every gate is shipped)", highlight=False, markup=False)
 
 
 @click.command()

@@ -23,8 +23,10 @@ from harness.decision.gates import (
     apply_error_rates,
     evaluate_gates,
 )
+from harness.decision.ladder import Ladder, evaluate_ladder
 from harness.decision.verdict import Verdict, decide
 from harness.errors import ConfigError
+from harness.spec.checks import ladder_problems
 from harness.spec.cost import CostConfig
 from harness.spec.gates import GateSpec, check_gates, names_of
 from harness.store import RunData
@@ -44,6 +46,7 @@ class Evaluation:
     cost_config: CostConfig | None
     comparison: Comparison | None = None
     baseline: RunData | None = None
+    ladder: Ladder | None = None  # the suite's ladder: then its verdict is the run's
 
 
 @dataclass
@@ -70,11 +73,23 @@ def suite_gates(run: RunData) -> list[GateSpec]:
     arms = run.manifest.arm_names
     scorers = [s.name for s in run.manifest.scorers]
     golden = [g.name for g in run.manifest.golden_sets]
-    problems = check_gates(gates, arms, scorers, golden or None)
+    ladder = suite_ladder(run)
+    problems = (check_gates(gates, arms, scorers, golden or None, ladder)
+                + ladder_problems(ladder, gates, arms))
     if problems:
         loc, message = problems[0]
         raise ConfigError(f"{run.run_dir}/manifest.json: {format_loc(loc)}: {message}")
     return gates
+
+
+def suite_ladder(run: RunData) -> list[str] | None:
+    """The suite's `ladder:` rungs as recorded in the manifest (checked by suite_gates)."""
+    raw = run.manifest.suite.get("ladder")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise ConfigError(f"{run.run_dir}/manifest.json: ladder: expected a list of arm names")
+    return list(raw)
 
 
 def suite_cost(run: RunData) -> CostConfig | None:
@@ -111,15 +126,26 @@ def evaluate(run: RunData, baseline: RunData | None = None, *, common_ids: bool 
                                   n_resamples=n_resamples, seed=seed)
     win_scorers = tuple(g.scorer for g in gates if g.type == "beats" and g.scorer)
     analysis = analyse(run, win_scorers=win_scorers, n_resamples=n_resamples, seed=seed)
-    results = evaluate_gates(gates, analysis, comparison)
     done = completeness(run)
     costs = arm_costs(run.responses, analysis.arms, run.manifest)
-    results = apply_error_rates(results, {c.arm: c.error_rate for c in costs},
-                                run.manifest.max_error_rate, analysis.arms)
-    verdict = decide(results, partial=done.summary)
+    error_rates = {c.arm: c.error_rate for c in costs}
+    rungs = suite_ladder(run)
+    ladder = None
+    if rungs:
+        # The ladder's verdict is the run's; the gates are shown per rung.
+        ladder = evaluate_ladder(rungs, gates, analysis, comparison, costs, cost,
+                                 error_rates=error_rates,
+                                 max_error_rate=run.manifest.max_error_rate,
+                                 partial=done.summary)
+        gates, results, verdict = ladder.gates, ladder.results, ladder.verdict
+    else:
+        results = evaluate_gates(gates, analysis, comparison)
+        results = apply_error_rates(results, error_rates, run.manifest.max_error_rate,
+                                    analysis.arms)
+        verdict = decide(results, partial=done.summary)
     return Evaluation(run, analysis, gates, results, verdict, done, costs,
                       break_even(costs, cost, gate_pairs(gates, analysis)) if cost else [],
-                      cost, comparison, baseline)
+                      cost, comparison, baseline, ladder)
 
 
 def gate_pairs(gates: list[GateSpec], analysis: Analysis) -> list[tuple[str, str]] | None:

@@ -2,6 +2,8 @@
 
 0 and the bad-input codes 2-7 (harness/errors.py) are shared with every command; 1 is a bug.
 The verdict codes start at 10 so CI can tell "the model is not ready" from "the input is bad".
+A suite with a `ladder` exits with the ladder's verdict (harness/decision/ladder.py): 0 when a
+rung is shipped, 10 when no rung clears, 11 when a rung tried before the answer is undecided.
 """
 
 from __future__ import annotations

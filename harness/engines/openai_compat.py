@@ -13,6 +13,11 @@ set, recorded and scored as the worst value, while the run goes on. A server tha
 (every request so far failed to connect, or `abort_after` in a row did) aborts with
 GenerationAborted (exit 5), after every finished response was handed to `progress`.
 
+Constrained decoding: a request's `response_format` with a JSON Schema is sent as the API's
+structured outputs (`response_format: {type: json_schema, json_schema: {name, schema, strict:
+true}}`); the chat-completions API has no regex, so a regex is refused at load (a vLLM server
+takes one through the vllm engine kind, `mode: attached`).
+
 HTTP client: httpx (async), not the openai SDK: the SDK's own retry loop would hide a dead
 server behind its backoff and it has no LoRA endpoints; one client serves both engines.
 """
@@ -27,14 +32,14 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from harness.engines import ENGINES
 from harness.engines.base import Engine, EngineContext, EngineSpec, ProgressCallback, ResolvedEngine
 from harness.errors import ConfigError, EngineError, ModelError
-from harness.types import Request, Response, stable_hash
+from harness.types import Request, Response, ResponseFormat, stable_hash
 
 if TYPE_CHECKING:
     import httpx
@@ -87,6 +92,8 @@ class OpenAIEngineSpec(EngineSpec):
                              "the server is gone (abort, exit 5)")
     extra_body: dict[str, Any] = Field(default_factory=dict, description="sent with every "
                                        "request (part of the cache identity)")
+
+    output_constraints: ClassVar[frozenset[str]] = frozenset({"json_schema"})
 
     @field_validator("url")
     @classmethod
@@ -189,6 +196,7 @@ class RateLimiter:
 
 class OpenAICompatEngine(Engine):
     kind = "openai"
+    output_constraints: ClassVar[frozenset[str]] = OpenAIEngineSpec.output_constraints
 
     def __init__(self, *, url: str, model: str, identity: dict[str, Any],
                  api_key: str | None = None, concurrency: int = 8,
@@ -226,6 +234,7 @@ class OpenAICompatEngine(Engine):
             raise EngineError(f"the {self.kind} engine was closed; create a new one")
         if not requests:
             return []
+        self.check_constraints(requests)
         self.start()
         names = self.model_names(requests)
         return run_coroutine(self._generate_all(requests, names, progress))
@@ -249,6 +258,16 @@ class OpenAICompatEngine(Engine):
             raise ModelError(f"the server at {self.base_url} does not serve model "
                              f"'{self.model}'; it serves: {', '.join(ids) or 'nothing'}")
 
+    def check_constraints(self, requests: Sequence[Request]) -> None:
+        """Refuse, before sending anything, a constraint this API cannot carry (the suite's
+        load-time check says the same; this guards direct callers)."""
+        kinds = {r.response_format.kind for r in requests if r.response_format is not None}
+        unsupported = sorted(kinds - self.output_constraints)
+        if unsupported:
+            supported = ", ".join(sorted(self.output_constraints)) or "none"
+            raise ConfigError(f"the {self.kind} engine cannot constrain output to a "
+                              f"{unsupported[0]}; it supports: {supported}")
+
     def model_names(self, requests: Sequence[Request]) -> list[str]:
         if any(r.adapter is not None for r in requests):
             raise ConfigError(f"the {self.kind} engine cannot serve LoRA adapters")
@@ -267,7 +286,14 @@ class OpenAICompatEngine(Engine):
         if params.stop:
             body["stop"] = list(params.stop)
         body.update(self._extra_body)
+        if request.response_format is not None:
+            body.update(self.constraint_fields(request.response_format))
         return body
+
+    def constraint_fields(self, rf: ResponseFormat) -> dict[str, Any]:
+        """The body fields that carry a constraint (OpenAI's structured outputs)."""
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": rf.name, "schema": rf.json_schema, "strict": True}}}
 
     def waves(self, requests: Sequence[Request]) -> list[list[int]]:
         """Groups of request indexes sent one group after the other (default: all at once)."""

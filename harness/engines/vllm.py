@@ -10,7 +10,9 @@ Requests go to `/v1/chat/completions` through the OpenAI-compatible engine (one 
 its retries, per-example errors and concurrency bound), so the server renders the prompt with
 the model's own chat template, exactly as the local engine does. Adapters are hot-loaded with
 `/v1/load_lora_adapter` under a name derived from their content hash and addressed as the
-request's `model`. A managed server that dies mid-run aborts generation within 0.25 s, with its
+request's `model`. Constrained decoding (a JSON Schema or a regex) is sent as vLLM's
+`structured_outputs: {json: schema}` / `{regex: ...}`, which its xgrammar backend enforces. A
+managed server that dies mid-run aborts generation within 0.25 s, with its
 log tail; every response finished before was already handed to `progress`.
 """
 
@@ -47,7 +49,7 @@ from harness.engines.openai_compat import (
 )
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.spec.engine import LocalWeightsEngineSpec
-from harness.types import AdapterRef, Request
+from harness.types import AdapterRef, Request, ResponseFormat
 
 if TYPE_CHECKING:
     import httpx
@@ -87,6 +89,7 @@ class VLLMEngineSpec(LocalWeightsEngineSpec):
                                        "together (default: yes, except on the CPU build)")
 
     serves_adapters: ClassVar[bool] = True
+    output_constraints: ClassVar[frozenset[str]] = frozenset({"json_schema", "regex"})
 
     @model_validator(mode="after")
     def _attached_needs_url(self) -> VLLMEngineSpec:
@@ -179,6 +182,7 @@ def rank_limit_for(ranks: Iterable[int]) -> int:
 
 class VLLMEngine(OpenAICompatEngine):
     kind = "vllm"
+    output_constraints: ClassVar[frozenset[str]] = VLLMEngineSpec.output_constraints
 
     def __init__(
         self,
@@ -486,6 +490,13 @@ class VLLMEngine(OpenAICompatEngine):
         # on the request alone (the local engine does the same).
         body.update(top_k=-1, repetition_penalty=1.0)
         return body
+
+    def constraint_fields(self, rf: ResponseFormat) -> dict[str, Any]:
+        # vLLM's own field: it takes a regex, which OpenAI's response_format cannot carry. Not
+        # the older guided_json/guided_regex: vLLM 0.32 ignores those (HTTP 200, unconstrained).
+        if rf.regex is not None:
+            return {"structured_outputs": {"regex": rf.regex}}
+        return {"structured_outputs": {"json": rf.json_schema}}
 
     def waves(self, requests: Sequence[Request]) -> list[list[int]]:
         """All requests at once; or, without mixed batches, base requests before adapter ones."""

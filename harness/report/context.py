@@ -16,6 +16,7 @@ from harness.decision.evaluate import CompareEvaluation, Evaluation
 from harness.decision.gates import FAIL, INCONCLUSIVE, PASS, SKIPPED, GateResult
 from harness.report.examples import biggest_differences, clip, headline_pair
 from harness.report.plots import Panel, Row
+from harness.report.retrieval import retrieval_section
 
 ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️", SKIPPED: "➖"}
 VERDICT_ICONS = {"APPROVE": "✅", "REJECT": "❌", "INCONCLUSIVE": "⚠️", "NO GATES": "ℹ️",
@@ -144,8 +145,39 @@ def power_rows(ev: Evaluation) -> list[dict[str, Any]]:
     sizes = {g.name: g.n_examples for g in ev.run.manifest.golden_sets}
     guards = {g.name: g.guard for g in ev.run.manifest.golden_sets}
     gates = [r.gate for r in ev.results]
-    return [{"title": ev.results[res.gate].title, "sentence": res.sentence}
+    titles = [r.title for r in ev.results]
+    if ev.ladder is not None:  # the same for every rung: once per suite gate
+        gates, titles = list(ev.ladder.templates), list(ev.ladder.gate_titles)
+    return [{"title": titles[res.gate], "sentence": res.sentence}
             for res in suite_resolutions(gates, sizes, guards)]
+
+
+def ladder_context(ev: Evaluation) -> dict[str, Any] | None:
+    """The Ladder section: the rungs in rung order, their costs, gates and outcomes."""
+    ladder = ev.ladder
+    if ladder is None:
+        return None
+    cfg = ev.cost_config
+    currency = cfg.currency if cfg else ev.run.manifest.currency
+
+    def money(x: float | None) -> str:
+        return "unknown" if x is None else f"{x:.4g}"
+
+    rows = []
+    for rung in ladder.rungs:
+        c = rung.cost
+        rows.append({
+            "name": rung.name, "tried": ladder.order.index(rung.name) + 1,
+            "per_call": money(c.per_call),
+            "training": money(c.training) if c.tuned else "—",
+            "total": money(c.total),
+            "gates": [f"{ICONS.get(g.status, '➖')} {g.status}" for g in rung.gates],
+            "outcome": f"{VERDICT_ICONS.get(rung.outcome, '')} {rung.outcome}",
+            "chosen": rung.name == ladder.chosen})
+    return {"line": ladder.line, "currency": currency, "rows": rows,
+            "gates": [{"label": f"G{i + 1}", "title": t}
+                      for i, t in enumerate(ladder.gate_titles)],
+            "by_cost": ladder.by_cost, "cost_note": ladder.cost_note, "chosen": ladder.chosen}
 
 
 def run_info(ev: Evaluation) -> dict[str, Any]:
@@ -179,9 +211,24 @@ def run_info(ev: Evaluation) -> dict[str, Any]:
 
 
 def _roles(arm: Any) -> str:
+    constrained = "constrained decoding"
+    kind = _constraint_kind(arm.detail)
+    if kind:
+        constrained += f" ({kind})"
     roles = [name for name, on in (("adapter", arm.has_adapter), ("retrieval", arm.has_retrieval),
-                                   ("constrained decoding", arm.constrained)) if on]
+                                   (constrained, arm.constrained)) if on]
     return ", ".join(roles) or "—"
+
+
+def _constraint_kind(detail: Any) -> str:
+    """"json_schema 'name'" or "regex": the arm's own response_format, else that of the arm it
+    wraps (`prompt` in a tuned or RAG arm's detail, nested for tuned+RAG)."""
+    if not isinstance(detail, dict):
+        return ""
+    rf = detail.get("response_format")
+    if isinstance(rf, dict):
+        return f"{rf.get('kind')} '{rf['name']}'" if rf.get("name") else str(rf.get("kind"))
+    return _constraint_kind(detail.get("prompt"))
 
 
 def _arm_detail(arm: dict[str, Any]) -> str:
@@ -284,8 +331,10 @@ def report_context(ev: Evaluation, plot_link: str) -> dict[str, Any]:
         "arm_tables": arm_tables(an), "diffs": diff_rows(an, focus),
         "missing_notes": missing_notes,
         "tags": tag_tables(an), "cost": cost_context(ev),
+        "retrieval": retrieval_section(ev.run.manifest, ev.run.examples, ev.run.responses),
         "pair": pair, "wins": wins, "losses": losses,
         "info": run_info(ev),
+        "ladder": ladder_context(ev),
         "comparison": (comparison_context(ev.comparison, ev.results, ev.baseline.responses,
                                           ev.run.responses) if ev.comparison else None),
     }

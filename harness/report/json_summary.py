@@ -8,6 +8,7 @@ from typing import Any
 from harness.decision.compare import Comparison
 from harness.decision.evaluate import CompareEvaluation, Evaluation
 from harness.decision.gates import GateResult
+from harness.decision.ladder import Ladder
 from harness.stats import Interval
 
 SCHEMA_VERSION = 1
@@ -50,6 +51,28 @@ def comparison_json(comp: Comparison) -> dict[str, Any]:
     }
 
 
+def ladder_json(ladder: Ladder) -> dict[str, Any]:
+    v = ladder.verdict
+    return {
+        "decision": v.decision, "exit_code": v.exit_code, "rung": ladder.chosen,
+        "line": ladder.line, "reasons": list(v.reasons), "examples_needed": v.examples_needed,
+        "order_by": "cost" if ladder.by_cost else "rung order", "order": list(ladder.order),
+        "cost_note": ladder.cost_note, "policy": v.policy,
+        "gates": [{"index": i, "title": t, "gate": g.model_dump(mode="json", exclude_none=True)}
+                  for i, (t, g) in enumerate(zip(ladder.gate_titles, ladder.templates,
+                                                 strict=True))],
+        "rungs": [{"name": r.name, "position": r.position, "tuned": r.cost.tuned,
+                   "cost_per_call": _f(r.cost.per_call),
+                   "training_per_call": _f(r.cost.training), "cost": _f(r.cost.total),
+                   "cost_unknown": r.cost.unknown, "outcome": r.outcome,
+                   "exit_code": r.verdict.exit_code, "why": r.why(),
+                   "checks": r.verdict.checks, "examples_needed": r.verdict.examples_needed,
+                   "gates": [{"index": g.index, "status": g.status, "reason": g.reason}
+                             for g in r.gates]}
+                  for r in ladder.rungs],
+    }
+
+
 def run_summary(ev: Evaluation) -> dict[str, Any]:
     an = ev.analysis
     v = ev.verdict
@@ -86,6 +109,7 @@ def run_summary(ev: Evaluation) -> dict[str, Any]:
         "break_even": [{k: (_f(v) if isinstance(v, float) else v) for k, v in vars(b).items()}
                        for b in ev.break_evens],
         "comparison": comparison_json(ev.comparison) if ev.comparison else None,
+        "ladder": ladder_json(ev.ladder) if ev.ladder else None,
     }
 
 

@@ -10,6 +10,7 @@ from harness.decision import text
 from harness.decision.analysis import TASKS
 from harness.decision.evaluate import CompareEvaluation, Evaluation
 from harness.decision.gates import FAIL, INCONCLUSIVE, PASS, SKIPPED, GateResult
+from harness.decision.ladder import Ladder
 
 _STYLE = {PASS: "green", FAIL: "bold red", INCONCLUSIVE: "yellow", SKIPPED: "dim"}
 _VERDICT_STYLE = {"APPROVE": "bold green", "REJECT": "bold red", "INCONCLUSIVE": "bold yellow",
@@ -23,6 +24,19 @@ def gates_table(results: list[GateResult]) -> Table:
     table.add_column("evidence")
     for r in results:
         table.add_row(Text(r.status, style=_STYLE[r.status]), r.title, r.reason)
+    return table
+
+
+def ladder_table(ladder: Ladder, currency: str) -> Table:
+    order = "cheapest first" if ladder.by_cost else "in rung order (a cost is unknown)"
+    table = Table(title=f"Ladder: rungs tried {order}", title_justify="left", expand=False)
+    for col in ("rung", f"cost per call ({currency})", "outcome", "why"):
+        table.add_column(col, no_wrap=col != "why")
+    for r in ladder.rungs:
+        cost = "unknown" if r.cost.total is None else f"{r.cost.total:.4g}"
+        style = _VERDICT_STYLE.get(r.outcome, "") if r.name == ladder.chosen else ""
+        table.add_row(Text(r.name, style=style), cost,
+                      Text(r.outcome, style=_VERDICT_STYLE.get(r.outcome, "")), Text(r.why()))
     return table
 
 
@@ -55,12 +69,17 @@ def run_summary(ev: Evaluation) -> Group:
             ("from cache", lambda c: f"{c.cached} of {c.responses}")):
         table.add_row(label, *(cell(costs[a]) if a in costs else "" for a in an.arms))
     parts: list = [table]
-    if ev.results:
+    if ev.ladder is not None:
+        currency = ev.cost_config.currency if ev.cost_config else ev.run.manifest.currency
+        parts.append(ladder_table(ev.ladder, currency))
+    elif ev.results:
         parts.append(gates_table(ev.results))
     v = ev.verdict
     line = Text.assemble(("verdict: ", "bold"), (v.decision, _VERDICT_STYLE.get(v.decision, "")),
                          f" (exit code {v.exit_code})")
     parts.append(line)
+    if ev.ladder is not None:
+        parts.append(Text(f"ladder: {ev.ladder.line}"))
     if ev.completeness.partial:
         parts.append(Text(f"partial run: {ev.completeness.summary}", style="yellow"))
     if v.examples_needed:

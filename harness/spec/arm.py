@@ -34,6 +34,11 @@ class ArmSpec(Strict):
         """The arm (harness.arms.base.Arm), built with an ArmContext (same module)."""
         raise NotImplementedError
 
+    def output_constraint(self) -> str | None:
+        """The constrained decoding its own requests ask for ("json_schema", "regex"), if any;
+        an arm wrapping others (arm_references) is checked through them."""
+        return None
+
     def arm_references(self) -> list[tuple[str, str]]:
         """(field, arm name) for every other arm this one builds on."""
         return []

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.errors import ConfigError, ModelError
 from harness.spec.arm import DEFAULT_ENGINE
-from harness.spec.gates import check_gates
+from harness.spec.gates import check_gates, gate_for_rung
 
 Loc = tuple[Any, ...]
 
@@ -25,7 +25,38 @@ def suite_problems(suite: Any, *, require_adapters: bool = True) -> list[tuple[A
     problems += _scorer_problems(suite)
     arm_names = [a.name for a in suite.arms]
     scorer_names = [s.name for s in suite.scorer_specs]
-    problems += check_gates(suite.gates, arm_names, scorer_names, suite.golden_set_names)
+    problems += check_gates(suite.gates, arm_names, scorer_names, suite.golden_set_names,
+                            suite.ladder)
+    problems += ladder_problems(suite.ladder, suite.gates, arm_names)
+    return problems
+
+
+def ladder_problems(ladder: list[str] | None, gates: list[Any],
+                    arm_names: list[str]) -> list[tuple[Loc, str]]:
+    """The `ladder:` list: at least two rungs, each an arm, none twice, and gates to judge them
+    by, at least one of which (besides vs_baseline_run) applies to each rung."""
+    if ladder is None:
+        return []
+    problems: list[tuple[Loc, str]] = []
+    if len(ladder) < 2:
+        problems.append((("ladder",), f"a ladder needs at least two rungs (arms, in the order "
+                         f"they are tried); got {len(ladder)}"))
+    for i, rung in enumerate(ladder):
+        if rung not in arm_names:
+            problems.append((("ladder", i), f"'{rung}' is not an arm of this suite; expected one "
+                             f"of: {', '.join(arm_names)}"))
+        elif ladder.index(rung) != i:
+            problems.append((("ladder", i), f"duplicate rung '{rung}'"))
+    if not gates:
+        problems.append((("ladder",), "a ladder needs gates: each rung is judged by the suite's "
+                         "gates (add a `gates` section)"))
+    elif not problems:
+        for i, rung in enumerate(ladder):
+            if not any(g.type != "vs_baseline_run" and not isinstance(gate_for_rung(g, rung), str)
+                       for g in gates):
+                problems.append((("ladder", i), f"no gate applies to rung '{rung}': every gate "
+                                 "compares with it; add one it must meet itself (e.g. a "
+                                 "threshold gate)"))
     return problems
 
 
@@ -79,20 +110,65 @@ def _arm_problems(suite: Any, require_adapters: bool) -> list[tuple[Any, ...]]:
         elif arm.uses_adapter and not engine.serves_adapters:
             problems.append((("arms", i, "engine"), f"arm '{arm.name}' serves an adapter, but "
                              f"engine '{engine_name}' ({engine.kind}) cannot serve adapters"))
+        if engine is not None:
+            problems += _constraint_problems(suite, i, arm, engine_name, engine)
         for field, ref in arm.arm_references():
-            target = by_name.get(ref)
-            if target is None or target is arm:
-                others = [a.name for a in suite.arms if a is not arm and not a.uses_adapter]
-                problems.append((("arms", i, field), f"'{ref}' is neither 'minimal' nor an arm "
-                                 f"of this suite ({', '.join(others) or 'none'})"))
-            elif target.uses_adapter:
-                problems.append((("arms", i, field), f"'{ref}' is itself a tuned arm; name the "
-                                 "arm whose prompt the adapter should answer"))
+            problem = _reference_problem(arm, by_name.get(ref), ref, suite)
+            if problem:
+                problems.append((("arms", i, field), problem))
         for loc, message, *kind in arm.problems(suite):
             if kind and kind[0] is ModelError and loc == ("adapter",) and not require_adapters:
                 continue
-            problems.append((("arms", i, *loc), message, *kind))
+            # "@corpora", ...: a problem of a suite section the arm uses, at its own place.
+            where = ("corpora", *loc[1:]) if loc and loc[0] == "@corpora" else ("arms", i, *loc)
+            if (where, message, *kind) not in problems:
+                problems.append((where, message, *kind))
     return problems
+
+
+def _constraint_problems(suite: Any, i: int, arm: Any, engine_name: str,
+                         engine: Any) -> list[tuple[Loc, str]]:
+    """The arm's requests ask for constrained decoding its engine cannot do."""
+    kind = _output_constraint(suite, arm)
+    if kind is None or kind in engine.output_constraints:
+        return []
+    supported = ", ".join(sorted(engine.output_constraints)) or "none"
+    loc = ("response_format",) if arm.output_constraint() else ("engine",)
+    return [(("arms", i, *loc), f"arm '{arm.name}' asks for {kind} constrained decoding, but "
+             f"engine '{engine_name}' ({engine.kind}) cannot do it; it supports: {supported}")]
+
+
+def _output_constraint(suite: Any, arm: Any, seen: frozenset[str] = frozenset()) -> str | None:
+    """What the arm's requests are constrained by: its own, else that of an arm it wraps (a
+    tuned arm sends its prompt arm's requests, response_format included)."""
+    own = arm.output_constraint()
+    if own is not None:
+        return own
+    for _, ref in arm.arm_references():
+        target = next((a for a in suite.arms if a.name == ref), None)
+        if target is not None and ref not in seen:
+            found = _output_constraint(suite, target, seen | {arm.name})
+            if found is not None:
+                return found
+    return None
+
+
+def _reference_problem(arm: Any, target: Any, ref: str, suite: Any) -> str | None:
+    """Why `arm` cannot build on the arm named `ref` (None when it can)."""
+    if target is None or target is arm:
+        others = [a.name for a in suite.arms if a is not arm and not a.uses_adapter]
+        choices = ", ".join(others) or "none"
+        if arm.uses_adapter:
+            return f"'{ref}' is neither 'minimal' nor an arm of this suite ({choices})"
+        return f"'{ref}' is not an arm of this suite ({choices})"
+    if target.uses_adapter:
+        if arm.gives_context:
+            return (f"'{ref}' is a tuned arm; for tuned+RAG, give the tuned arm "
+                    f"`prompt: {arm.name}` instead")
+        return f"'{ref}' is itself a tuned arm; name the arm whose prompt the adapter should answer"
+    if arm.gives_context and _gives_context(suite, target):
+        return f"'{ref}' already retrieves: a RAG arm builds on an arm without retrieval"
+    return None
 
 
 def _scorer_problems(suite: Any) -> list[tuple[Loc, str]]:

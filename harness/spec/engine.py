@@ -53,6 +53,9 @@ class EngineSpec(Strict):
 
     # Capabilities the suite is checked against at load time.
     serves_adapters: ClassVar[bool] = False
+    # The kinds of constrained decoding (a prompt arm's `response_format`) the engine enforces
+    # while generating: "json_schema", "regex". Empty: it cannot constrain its output.
+    output_constraints: ClassVar[frozenset[str]] = frozenset()
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
         raise NotImplementedError

@@ -25,6 +25,7 @@ GateType = Literal["beats", "not_worse", "threshold", "no_regression", "vs_basel
 GATE_TYPES: tuple[str, ...] = ("beats", "not_worse", "threshold", "no_regression",
                                "vs_baseline_run")
 ALL = "all"
+LADDER_ARM = "ladder"  # in a ladder suite, a gate's arm is each rung in turn
 DEFAULT_MAX_DROP = 0.02
 
 # Which optional fields each gate type reads; any other field set on a gate is an error.
@@ -114,9 +115,12 @@ def names_of(value: str | list[str] | None) -> list[str] | None:
 
 
 def check_gates(gates: list[GateSpec], arm_names: list[str], scorer_names: list[str],
-                golden_set_names: list[str] | None = None) -> list[tuple[Loc, str]]:
-    """Problems with the gates of a suite as (location, message); empty when all is well."""
+                golden_set_names: list[str] | None = None,
+                rungs: list[str] | None = None) -> list[tuple[Loc, str]]:
+    """Problems with the gates of a suite as (location, message); empty when all is well.
+    `rungs`: the suite's ladder, whose gates are templates (their arm is each rung in turn)."""
     problems: list[tuple[Loc, str]] = []
+    ladder = rungs is not None
 
     def unknown(loc: Loc, what: str, name: str, known: list[str], allow_all: bool) -> None:
         expected = ", ".join(([ALL] if allow_all else []) + known) or "none"
@@ -129,9 +133,16 @@ def check_gates(gates: list[GateSpec], arm_names: list[str], scorer_names: list[
         for field in sorted(given - _FIELDS[gate.type]):
             problems.append((loc + (field,), f"a {gate.type} gate does not use '{field}'; "
                              f"it takes: {', '.join(sorted(_FIELDS[gate.type]))}"))
-        for field in sorted(_REQUIRED[gate.type] - given):
+        for field in sorted(_REQUIRED[gate.type] - given - ({"arm"} if ladder else set())):
             problems.append((loc + (field,), f"a {gate.type} gate needs '{field}'"))
-        if gate.arm is not None and gate.arm not in arm_names:
+        if ladder and gate.arm not in (None, LADDER_ARM):
+            problems.append((loc + ("arm",), f"in a ladder suite each gate is judged with every "
+                             f"rung as its arm: write `arm: {LADDER_ARM}` or leave `arm` out "
+                             f"(not '{gate.arm}')"))
+        elif not ladder and gate.arm == LADDER_ARM and LADDER_ARM not in arm_names:
+            problems.append((loc + ("arm",), f"`arm: {LADDER_ARM}` needs a top-level "
+                             "`ladder:` list of rungs (arm names)"))
+        elif not ladder and gate.arm is not None and gate.arm not in arm_names:
             unknown(loc + ("arm",), "an arm", gate.arm, arm_names, False)
         for key, known, what in (("baseline", arm_names, "an arm"),
                                  ("arms", arm_names, "an arm"),
@@ -139,7 +150,7 @@ def check_gates(gates: list[GateSpec], arm_names: list[str], scorer_names: list[
             for name in names_of(getattr(gate, key)) or []:
                 if name not in known:
                     unknown(loc + (key,), what, name, known, True)
-        if gate.arm is not None and gate.arm in (names_of(gate.baseline) or []):
+        if not ladder and gate.arm is not None and gate.arm in (names_of(gate.baseline) or []):
             problems.append((loc + ("baseline",), f"arm '{gate.arm}' cannot be compared with "
                              "itself"))
         if gate.scorer is not None and gate.scorer not in scorer_names:
@@ -151,3 +162,24 @@ def check_gates(gates: list[GateSpec], arm_names: list[str], scorer_names: list[
         if gate.type == "threshold" and gate.min is None and gate.max is None:
             problems.append((loc, "a threshold gate needs 'min' or 'max'"))
     return problems
+
+
+def gate_for_rung(gate: GateSpec, rung: str) -> GateSpec | str:
+    """A ladder suite's gate with `rung` as its candidate arm, or why it does not apply to that
+    rung: a rung is never compared with itself, so it is dropped from the gate's baselines
+    (n/a when no other baseline is left), and a vs_baseline_run gate listing other arms skips
+    it."""
+    label = {"name": f"{gate.name} ({rung})"} if gate.name else {}
+    if gate.type == "vs_baseline_run":
+        listed = names_of(gate.arms)
+        if listed is not None and rung not in listed:
+            return f"it checks {', '.join(listed)}, not this rung"
+        return gate.model_copy(update={"arms": [rung], **label})
+    update: dict[str, Any] = {"arm": rung, **label}
+    listed = names_of(gate.baseline)
+    if listed is not None and rung in listed:
+        others = [b for b in listed if b != rung]
+        if not others:
+            return f"its baseline is {rung} itself: a rung is not compared with itself"
+        update["baseline"] = others[0] if len(others) == 1 else others
+    return gate.model_copy(update=update)

@@ -22,6 +22,7 @@ from harness.pydantic_paths import describe_validation_error
 from harness.registry import ARMS, ENGINES
 from harness.spec.arm import DEFAULT_ENGINE, ArmSpec
 from harness.spec.base import NAME_PATTERN, GenerationSpec, ModelSpec, Strict
+from harness.spec.corpus import CorpusSpec
 from harness.spec.cost import CostConfig
 from harness.spec.engine import EngineContext, EngineSpec
 from harness.spec.gates import GateSpec
@@ -77,6 +78,8 @@ class Suite(Strict):
     engines: dict[str, Any] = Field(default_factory=dict, description="named engines arms may "
                                     "choose with `engine: NAME`")
     golden_sets: list[GoldenSetSpec] = Field(min_length=1)
+    corpora: dict[str, CorpusSpec] = Field(default_factory=dict, description="document "
+                                           "collections RAG arms retrieve from, by name")
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     arms: list[Any] = Field(min_length=1)
     scorers: list[ScorerSpec | str] = Field(min_length=1)
@@ -88,6 +91,10 @@ class Suite(Strict):
     fail_fast: bool = Field(False, description="stop the run at the first request that fails "
                             "after its retries, instead of recording an arm error")
     gates: list[GateSpec] = Field(default_factory=list)
+    ladder: list[str] | None = Field(None, description="arms to climb in rung order (e.g. "
+                                     "[prompt, rag, tuned]): the verdict ships the cheapest "
+                                     "rung that clears every gate, each gate judged with the "
+                                     "rung as its arm (docs/decision.md, Ladder)")
     cost: CostConfig | None = None
     output: OutputSpec = Field(default_factory=OutputSpec)
     train: TrainConfig | None = Field(None, description="training section (harness train)")

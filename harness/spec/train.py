@@ -81,6 +81,10 @@ class TrainConfig(_Strict):
     system_prompt_file: str | None = None
     system_prompt_arm: str | None = Field(None, description="suite only: reuse this prompt "
                                           "arm's system prompt")
+    rag_arm: str | None = Field(None, description="suite only: train on this RAG arm's "
+                                "prompts (its passages retrieved for each training question), "
+                                "so the adapter learns to use context as the tuned+RAG arm "
+                                "will show it")
     held_out: float = Field(0.0, ge=0.0, description="examples kept out of training for the "
                             "evaluation loss: a fraction (< 1) or a count (>= 1)")
     lora: LoraSpec = Field(default_factory=LoraSpec)
@@ -123,7 +127,8 @@ class TrainConfig(_Strict):
     def _consistent(self) -> TrainConfig:
         if self.epochs is not None and self.max_steps is not None:
             raise ValueError("set epochs or max_steps, not both")
-        given = [f for f in ("system_prompt", "system_prompt_file", "system_prompt_arm")
+        given = [f for f in ("system_prompt", "system_prompt_file", "system_prompt_arm",
+                             "rag_arm")
                  if getattr(self, f) is not None]
         if len(given) > 1:
             raise ValueError(f"set one of {', '.join(given)}, not several")

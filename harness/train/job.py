@@ -41,6 +41,7 @@ class TrainJob:
     golden_sets: tuple[GoldenSource, ...]
     output_dir: Path
     suite_name: str | None = None
+    rag_arm: str | None = None  # train on this RAG arm's messages (suite jobs only)
 
     @property
     def adapter_dir(self) -> Path:
@@ -56,7 +57,8 @@ class TrainJob:
         """What must not change between an interrupted run and its --resume (steps may)."""
         dumped = self.config.model_dump(mode="json", exclude={"max_steps", "epochs", "threads",
                                                               "save_steps", "eval_steps"})
-        return stable_hash({"config": dumped, "system_prompt": self.system_prompt})
+        return stable_hash({"config": dumped, "system_prompt": self.system_prompt,
+                            "rag_arm": self.rag_arm})
 
 
 def load_train_job(path: str | Path, max_steps: int | None = None) -> TrainJob:
@@ -107,14 +109,15 @@ def _job_from_suite(path: Path, data: dict, lines: dict[LinePath, int]) -> Train
                             dict(g.columns)) for g in suite.golden_sets]
     extra = [_golden_source(base_dir, g) for g in config.golden_sets]
     prompt_arms = {a.name: a for a in suite.arms if a.kind == "prompt"}
-    _check_files(path, lines, ("train",), config, base_dir, extra, list(prompt_arms))
+    rag_arms = [a.name for a in suite.arms if a.gives_context]
+    _check_files(path, lines, ("train",), config, base_dir, extra, list(prompt_arms), rag_arms)
     arm = prompt_arms.get(config.system_prompt_arm) if config.system_prompt_arm else None
     return TrainJob(config=config, config_path=suite.path,
                     data_path=_resolve(base_dir, config.data),
                     base_spec=config.base or suite.model.base, base_dir=base_dir,
                     system_prompt=_system_prompt(config, base_dir, arm),
                     golden_sets=tuple(goldens + extra), output_dir=_output_dir(config, base_dir),
-                    suite_name=suite.name)
+                    suite_name=suite.name, rag_arm=config.rag_arm)
 
 
 def _resolve(base_dir: Path, relative: str) -> Path:
@@ -149,7 +152,8 @@ def _system_prompt(config: TrainConfig, base_dir: Path, arm: Any) -> str | None:
 
 
 def _check_files(path: Path, lines: dict[LinePath, int], prefix: LinePath, config: TrainConfig,
-                 base_dir: Path, goldens: list[GoldenSource], prompt_arms: list[str]) -> None:
+                 base_dir: Path, goldens: list[GoldenSource], prompt_arms: list[str],
+                 rag_arms: list[str] | None = None) -> None:
     problems: list[tuple[LinePath, str]] = []
     data = _resolve(base_dir, config.data)
     if not data.is_file():
@@ -164,6 +168,12 @@ def _check_files(path: Path, lines: dict[LinePath, int], prefix: LinePath, confi
         elif config.system_prompt_arm not in prompt_arms:
             problems.append((("system_prompt_arm",), f"'{config.system_prompt_arm}' is not a "
                              f"prompt arm of this suite ({', '.join(prompt_arms)})"))
+    if config.rag_arm is not None:
+        if rag_arms is None:
+            problems.append((("rag_arm",), "only a suite's train section can name a RAG arm"))
+        elif config.rag_arm not in rag_arms:
+            problems.append((("rag_arm",), f"'{config.rag_arm}' is not a RAG arm of this suite "
+                             f"({', '.join(rag_arms) or 'it has none'})"))
     for i, g in enumerate(goldens):
         if not g.path.is_file():
             problems.append((("golden_sets", i, "path"), f"golden set file not found: {g.path}"))

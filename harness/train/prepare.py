@@ -88,7 +88,13 @@ def load_and_guard(job: TrainJob, drop_overlaps: bool = False) -> PreparedData:
 def tokenize_all(prepared: PreparedData, tokenizer: Any, job: TrainJob) -> PreparedData:
     """Render and tokenize both splits; apply the over-length policy to both, report once."""
     config = job.config
-    items = [tokenize(tokenizer, e) for e in prepared.train_examples + prepared.held_out_examples]
+    examples = prepared.train_examples + prepared.held_out_examples
+    if job.rag_arm is not None:
+        # After the leakage guard and the split, which compare the questions themselves.
+        from harness.train.rag import rag_messages
+
+        examples = rag_messages(job, examples)
+    items = [tokenize(tokenizer, e) for e in examples]
     kept, report = apply_length_policy(items, config.max_length, config.overlength)
     held_ids = {e.id for e in prepared.held_out_examples}
     prepared.train = [t for t in kept if t.id not in held_ids]

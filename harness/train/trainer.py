@@ -297,6 +297,7 @@ def build_manifest(*, staging: Path, job: TrainJob, base: ResolvedModel, targets
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "base_model": {"spec": job.base_spec, "path": base.path, "identity": base.identity},
         "system_prompt": job.system_prompt,
+        "rag_arm": job.rag_arm,  # trained on this RAG arm's prompts (passages included)
         "chat_template_sha256": hashlib.sha256(template.encode("utf-8")).hexdigest(),
         "config_path": str(job.config_path),
         "suite": job.suite_name,

@@ -422,7 +422,8 @@ def build_golden(facts: list[Fact], rng: random.Random) -> list[dict]:
     for i, (fact, q, difficulty) in enumerate(rows, start=1):
         instruction, input_text = q if isinstance(q, tuple) else (q, "")
         golden.append({"id": f"ts-{i:03d}", "instruction": instruction, "input": input_text,
-                       "output": answer_json(fact), "tags": [fact.topic, difficulty]})
+                       "output": answer_json(fact), "tags": [fact.topic, difficulty],
+                       "gold_doc_ids": [f"{fact.topic}.md"]})  # its help page, for RAG
     return golden
 
 
