@@ -34,6 +34,12 @@ def relocated_suite(suite_path: Path, workdir: Path) -> Path:
         for key in ("adapter", "system_prompt_file", "few_shot_file"):
             if key in arm:
                 arm[key] = str((base / arm[key]).resolve())
+        schema_file = (arm.get("response_format") or {}).get("json_schema_file")
+        if schema_file:
+            arm["response_format"]["json_schema_file"] = str((base / schema_file).resolve())
+    for corpus in (data.get("corpora") or {}).values():
+        corpus["path"] = str((base / corpus["path"]).resolve())
+        corpus["index_dir"] = str(workdir / "index")  # cold: its own index too
     data["output"] = {"runs_dir": str(workdir / "runs"), "reports_dir": str(workdir / "reports")}
     target = workdir / suite_path.name
     target.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -26,6 +26,8 @@ BASE = {"name": "s", "golden_sets": [{"path": "g.jsonl"}], "engine": {"kind": "s
         "output": {"runs_dir": "runs", "reports_dir": "reports"}}
 API = {"kind": "openai", "url": "http://127.0.0.1:9", "model": "m"}
 ON_API = [{"name": "p", "kind": "prompt", "engine": "api"}]
+KB = {"kb": {"path": "kb"}}
+ON_KB = [{"name": "r", "kind": "rag", "corpus": "kb"}]
 CONTEXT_SCORER = ("from harness.scoring import scorer\n"
                   "@scorer('ctx_doc', needs=('context',))\n"
                   "def ctx():\n    return lambda s: 1.0\n")
@@ -39,8 +41,13 @@ def golden(path: Path, rows: list[dict] | None = None) -> None:
 def write(name: str, text: str | bytes) -> Callable[[Path], Any]:
     def setup(folder: Path) -> None:
         path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
     return setup
+
+
+def empty_folder(name: str) -> Callable[[Path], Any]:
+    return lambda folder: (folder / name).mkdir()
 
 
 CASES: list[tuple[str, dict[str, Any]]] = [
@@ -97,6 +104,32 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("max_drop out of range",
      {"suite": {"gates": [{"type": "not_worse", "arm": "p", "baseline": "p",
                            "max_drop": "200 points"}]}}),
+    ("corpus folder missing", {"suite": {"corpora": KB, "arms": ON_KB}}),
+    ("corpus folder empty", {"suite": {"corpora": KB, "arms": ON_KB},
+                             "setup": empty_folder("kb")}),
+    ("corpus file not UTF-8", {"suite": {"corpora": KB, "arms": ON_KB},
+                               "setup": write("kb/page.txt", b"caf\xe9\n")}),
+    ("embedder not found",
+     {"suite": {"corpora": {"kb": {"path": "kb", "embedder": "no-embedder"}}, "arms": ON_KB},
+      "setup": write("kb/page.md", "text\n")}),
+    ("Qdrant server URL that does not answer (run; a timeout, not a hang)",
+     {"suite": {"corpora": {"kb": {"path": "kb", "retriever": {
+         "kind": "qdrant_server", "url": "http://127.0.0.1:9", "timeout_s": 2}}},
+                "arms": ON_KB},
+      "setup": write("kb/page.md", "text\n"), "cmd": ["run"]}),
+    ("arm retrieving from a corpus the suite does not define",
+     {"suite": {"arms": [{"name": "r", "kind": "rag", "corpus": "books"}]}}),
+    ("RAG template with an unknown placeholder",
+     {"suite": {"corpora": KB, "arms": [{**ON_KB[0], "query_template": "{query}"}]},
+      "setup": write("kb/page.md", "text\n")}),
+    ("JSON schema that is not valid JSON Schema",
+     {"suite": {"engine": {"kind": "local"}, "arms": [{"name": "p", "kind": "prompt",
+                "response_format": {"json_schema": {"type": "objekt"}}}]}}),
+    ("constrained decoding asked of an engine that cannot do it",
+     {"suite": {"arms": [{"name": "p", "kind": "prompt",
+                          "response_format": {"regex": "[0-9]+"}}]}}),
+    ("ladder rung that is not an arm", {"suite": {"ladder": ["p", "nope"], "gates": [
+        {"type": "threshold", "scorer": "exact_match", "min": 0.5}]}}),
     ("negative --max-cost", {"cmd": ["run", "--max-cost", "-1"]}),
     ("report of a folder that is not a run", {"cmd": ["report", "{dir}"]}),
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from harness.errors import EXIT_BUG, HarnessError
 
@@ -35,7 +36,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except HarnessError as exc:
             if debug_enabled():
                 raise
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False,
+            # Escaped: a message quoting `[a, b]` must not be read as rich markup.
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False,
                               soft_wrap=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
