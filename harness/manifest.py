@@ -72,6 +72,24 @@ class ScorerRecord(_Record):
     key: str = ""
 
 
+class JudgeRecord(_Record):
+    """A model judge of the suite. A rubric judge is also in `scorers` (it gives values per
+    arm); a pairwise judge gives outcomes per pair of arms, in judgements.jsonl."""
+
+    name: str
+    kind: str
+    pairwise: bool = False
+    engines: list[str] = Field(default_factory=list)  # names in the suite
+    models: list[str] = Field(default_factory=list)  # what each engine serves
+    pairs: list[list[str]] = Field(default_factory=list)  # pairwise: [arm, baseline] judged
+    golden_sets: list[str] | None = None
+    min_consistency: float | None = None  # pairwise: below it, gates on the judge inconclusive
+    min_human_agreement: float | None = None
+    calibration: str | None = None  # the calibration file, as the suite names it
+    config: dict[str, Any] = Field(default_factory=dict)  # the judge's section as resolved
+    key: str = ""  # hash of config, prompt and engine identities
+
+
 class RunManifest(_Record):
     version: int = MANIFEST_VERSION
     run_id: str = ""
@@ -87,6 +105,7 @@ class RunManifest(_Record):
     engines: list[EngineRecord] = Field(default_factory=list)
     arms: list[ArmRecord] = Field(default_factory=list)
     scorers: list[ScorerRecord] = Field(default_factory=list)
+    judges: list[JudgeRecord] = Field(default_factory=list)
     primary_scorer: str = ""
     seed: int = 0
     max_error_rate: float = 0.05

@@ -144,3 +144,4 @@ ENGINES: Registry = Registry("engine", "harness.engines", "harness.engines", def
 ARMS: Registry = Registry("arm", "harness.arms", "harness.arms")
 RETRIEVERS: Registry = Registry("retriever", "harness.retrieval.backends", "harness.retrievers",
                                 default_kind="qdrant_edge")
+JUDGES: Registry = Registry("judge", "harness.judges", "harness.judges", default_kind="rubric")

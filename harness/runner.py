@@ -8,7 +8,9 @@ input identity: suite, golden-set contents, prompts, models, adapters); otherwis
 starts and the cache supplies every response whose key still matches.
 
 Each arm runs on its own engine (the suite's default, or one of `engines:`); the engines are
-built one after another, only when something is not cached, and closed right after.
+built one after another, only when something is not cached, and closed right after. Judges
+(harness/judges) run after the scorers, on their own engines, through the same cache: a rubric
+judge is scored like a scorer, a pairwise judge writes judgements.jsonl.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ from harness.arms.base import Arm, ArmContext
 from harness.engines.openai_compat import estimate_prompt_tokens
 from harness.errors import BudgetExceeded, ConfigError, EngineError
 from harness.golden import GoldenSet, load_golden_set, normalize_text
+from harness.judges._client import JudgeEngines
 from harness.manifest import (
     ArmRecord,
     EngineRecord,
     GoldenSetRecord,
+    JudgeRecord,
     RunManifest,
     ScorerRecord,
 )
@@ -48,6 +52,7 @@ from harness.retrieval.service import CorpusSearch
 from harness.scoring import BoundScorer, build_scorer
 from harness.spec.base import PriceSpec
 from harness.spec.engine import ResolvedEngine
+from harness.spec.judge import JudgeContext, judge_pairs
 from harness.spec.suite import ScorerSpec, Suite
 from harness.store import (
     ResponseCache,
@@ -60,6 +65,7 @@ from harness.store import (
 from harness.types import Example, Request, Response, Sample, stable_hash
 
 SCORE_CHUNK = 64  # samples scored (and written) at a time; batch scorers see a chunk at once
+PAIR_CHUNK = 32  # pairs a pairwise judge judges (2 requests each) and writes at a time
 KEY_PACKAGES = ["harness", "torch", "transformers", "peft", "trl", "bitsandbytes",
                 "sentence-transformers", "qdrant-client", "numpy", "scipy", "pandas", "httpx"]
 
@@ -142,6 +148,9 @@ def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: 
     scorers = {spec.name: (spec, build_scorer(spec.scorer_kind, spec.options,
                                               base_dir=suite.base_dir))
                for spec in suite.scorer_specs}
+    judges = build_judges(suite)
+    scorers.update({name: (judge_scorer_spec(suite, name, judge, engines), judge.bound_scorer())
+                    for name, judge in judges.items() if not judge.pairwise})
     prices = {arm.name: arm_price(suite, arm) for arm in arms}
 
     parts = input_parts(suite, golden_sets, arms, engines)
@@ -152,10 +161,17 @@ def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: 
     run_dir = found.run_dir if found is not None and found.run_dir else new_run_dir(runs_root)
     store = RunStore(run_dir)
     cache = ResponseCache(cache_path)
+    spend = Spend(max_cost, suite.cost.currency if suite.cost else "USD")
+    client = JudgeEngines(suite, engines, cache, log_dir=run_dir, on_generated=lambda name, r:
+                          spend.add(engine_price(suite, name), r))
+    for judge in judges.values():
+        judge.bind(client)
     try:
         previous = store.read_manifest()
         manifest = _manifest(suite, run_dir, identity, parts, golden_sets, engines, arms,
                              scorers, prices, warnings)
+        manifest.judges = [judge_record(suite, name, judge, engines)
+                           for name, judge in judges.items()]
         if previous is not None:
             manifest.started_at = previous.started_at
             manifest.resumed_at = [*previous.resumed_at, now_iso()]
@@ -171,16 +187,17 @@ def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: 
             for e in examples
         ])
         counts = {"examples": len(examples), "arms": len(arms)}
-        spend = Spend(max_cost, manifest.currency)
         try:
             with _progress(console) as progress:
                 counts.update(_retrieve(arms, examples, ctx, progress))
                 items = work_items(arms, examples, engines)
                 counts.update(_generate(suite, engines, arms, items, store, cache, run_dir,
-                                        progress, prices, spend, console))
+                                        progress, prices, spend, console, client))
                 store.sync()
-                counts["scores"] = _score(scorers, items, store, progress)
+                counts["scores"] = _score(scorers, items, store, progress, counts)
+                counts.update(_judge_pairs(judges, engines, examples, items, store, progress))
                 store.sync()
+                counts.update(client.counts.as_dict() if judges else {})
         except BaseException as exc:
             manifest.status = ("interrupted" if isinstance(exc, KeyboardInterrupt)
                                else "stopped" if isinstance(exc, BudgetExceeded) else "failed")
@@ -188,16 +205,21 @@ def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: 
             store.write_manifest(manifest)
             raise
         manifest.status, manifest.finished_at, manifest.counts = "complete", now_iso(), counts
+        warnings.extend(_evaluator_error_warnings(counts))
+        manifest.warnings = warnings
         store.write_manifest(manifest)
     finally:
+        client.close()
         store.close()
         cache.close()
     return RunResult(run_dir=run_dir, resumed=resumed, counts=counts, warnings=warnings)
 
 
 def resolve_engines(suite: Suite) -> dict[str, ResolvedEngine]:
-    """Every engine an arm uses, resolved (identity, model) without starting anything."""
+    """Every engine an arm or a judge uses, resolved (identity, model) without starting
+    anything."""
     used = {arm.engine or "default" for arm in suite.arms}
+    used |= {name for judge in suite.judges.values() for name in judge.engine_names()}
     return {name: spec.resolve(suite.engine_context(name))
             for name, spec in suite.engine_specs().items() if name in used}
 
@@ -211,6 +233,52 @@ def arm_price(suite: Suite, arm: Arm) -> PriceSpec | None:
     if arm.engine == "default" and suite.cost is not None:
         return suite.cost.price_for(arm.roles.has_adapter)
     return None
+
+
+def engine_price(suite: Suite, name: str) -> PriceSpec | None:
+    """What one call on an engine costs (a judge's calls: no adapter)."""
+    spec = suite.engine_specs()[name]
+    if spec.cost is not None:
+        currency = spec.cost.currency or (suite.cost.currency if suite.cost else "USD")
+        return spec.cost.model_copy(update={"currency": currency})
+    if name == "default" and suite.cost is not None:
+        return suite.cost.price_for(False)
+    return None
+
+
+def build_judges(suite: Suite) -> dict[str, Any]:
+    """Every judge of the suite, built (not yet bound to engines: nothing starts here)."""
+    arm_names = [a.name for a in suite.arms]
+    return {name: spec.build(JudgeContext(name, suite.base_dir, judge_pairs(
+                spec, name, suite.gates, arm_names, suite.ladder)))
+            for name, spec in suite.judges.items()}
+
+
+def judge_key(judge: Any, engines: dict[str, ResolvedEngine]) -> str:
+    return judge.key([engines[e].identity for e in judge.engines])
+
+
+def judge_scorer_spec(suite: Suite, name: str, judge: Any,
+                      engines: dict[str, ResolvedEngine]) -> ScorerSpec:
+    """A rubric judge as the scorer it is: its options carry what makes its values (the key)."""
+    spec = suite.judges[name]
+    return ScorerSpec(name=name, kind=f"judge:{spec.kind}", arms=spec.arms,
+                      golden_sets=spec.golden_sets,
+                      options={"judge_key": judge_key(judge, engines),
+                               "engines": judge.engines})
+
+
+def judge_record(suite: Suite, name: str, judge: Any,
+                 engines: dict[str, ResolvedEngine]) -> JudgeRecord:
+    spec = suite.judges[name]
+    return JudgeRecord(
+        name=name, kind=spec.kind, pairwise=judge.pairwise, engines=judge.engines,
+        models=[engines[e].model_label for e in judge.engines],
+        pairs=[list(p) for p in getattr(judge, "pairs", ())], golden_sets=spec.golden_sets,
+        min_consistency=getattr(spec, "min_consistency", None),
+        min_human_agreement=getattr(spec, "min_human_agreement", None),
+        calibration=getattr(spec, "calibration", None),
+        config=spec.model_dump(mode="json"), key=judge_key(judge, engines))
 
 
 def input_parts(suite: Suite, golden_sets: list[GoldenSet], arms: list[Arm],
@@ -296,7 +364,7 @@ def _retrieve(arms: list[Arm], examples: list[Example], ctx: ArmContext,
 def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
               items: list[WorkItem], store: RunStore, cache: ResponseCache, run_dir: Path,
               progress: Progress, prices: dict[str, PriceSpec | None], spend: Spend,
-              console: Console) -> dict[str, int]:
+              console: Console, judges: JudgeEngines | None = None) -> dict[str, int]:
     # Done = a whole, successful line for this exact request key; anything else is redone.
     done = {(r.get("arm"), r.get("uid") or r.get("example_id"), r.get("request_key"))
             for r in store.response_records() if not r.get("error")}
@@ -339,14 +407,15 @@ def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
     for engine_name in dict.fromkeys(i.arm.engine for i in misses):
         group = [i for i in misses if i.arm.engine == engine_name]
         _generate_on(suite, engine_name, engines[engine_name], group, arms, cache, record,
-                     run_dir, progress, task, prices, spend)
+                     run_dir, progress, task, prices, spend, judges)
     return counts
 
 
 def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
                  group: list[WorkItem], arms: list[Arm], cache: ResponseCache, record: Any,
                  run_dir: Path, progress: Progress, task: Any,
-                 prices: dict[str, PriceSpec | None], spend: Spend) -> None:
+                 prices: dict[str, PriceSpec | None], spend: Spend,
+                 judges: JudgeEngines | None = None) -> None:
     adapters = tuple({a.adapter.content_hash: a.adapter for a in arms
                       if a.engine == engine_name and getattr(a, "adapter", None)}.values())
     spec = suite.engine_specs()[engine_name]
@@ -371,16 +440,20 @@ def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
 
         engine.generate([i.request for i in group], progress=on_done)
     finally:
-        engine.close()
+        # A judge on this engine reuses it (no second model load or server start).
+        if judges is not None and judges.wants(engine_name):
+            judges.adopt(engine_name, engine)
+        else:
+            engine.close()
 
 
 def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], items: list[WorkItem],
-           store: RunStore, progress: Progress) -> int:
-    responses: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in store.response_records():
-        responses[(r["arm"], r.get("uid") or r["example_id"])] = r  # the last line wins
+           store: RunStore, progress: Progress, counts: dict[str, int] | None = None) -> int:
+    responses = _latest_responses(store)
+    # An evaluator error is not done: a resumed run asks the scorer (or judge) again.
     done = {(r.get("arm"), r.get("uid"), r.get("scorer"), r.get("score_key"))
-            for r in store.score_records()}
+            for r in store.score_records() if not r.get("error")}
+    counts = counts if counts is not None else {}
     total = 0
     task = progress.add_task("scoring", total=None)
     for name, (spec, bound) in scorers.items():
@@ -410,11 +483,66 @@ def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], items: list[WorkI
                 store.scores.append({
                     "arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
                     "golden_set": item.example.golden_set, "scorer": name,
-                    "value": float(score.value), "explanation": score.explanation,
-                    "answer": score.answer, "score_key": score_key,
-                    "request_key": response["request_key"]})
+                    "value": None if score.failed else float(score.value),
+                    "explanation": score.explanation, "answer": score.answer,
+                    "score_key": score_key, "request_key": response["request_key"],
+                    **({"error": score.error} if score.failed else {})})
+                if score.failed:
+                    counts[f"evaluator_errors:{name}"] = (
+                        counts.get(f"evaluator_errors:{name}", 0) + 1)
             progress.advance(task, len(chunk))
     return total
+
+
+def _latest_responses(store: RunStore) -> dict[tuple[str, str], dict[str, Any]]:
+    responses: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in store.response_records():
+        responses[(r["arm"], r.get("uid") or r["example_id"])] = r  # the last line wins
+    return responses
+
+
+def _judge_pairs(judges: dict[str, Any], engines: dict[str, ResolvedEngine],
+                 examples: list[Example], items: list[WorkItem], store: RunStore,
+                 progress: Progress) -> dict[str, int]:
+    """Every pairwise judge on its pairs (and its calibration pairs), in both orders, each
+    chunk written to judgements.jsonl as soon as it is judged."""
+    pairwise = {name: j for name, j in judges.items() if j.pairwise}
+    if not pairwise:
+        return {}
+    responses = _latest_responses(store)
+    answers = {}
+    for item in items:
+        r = responses.get((item.arm.name, item.uid))
+        if r is not None and r.get("request_key") == item.key:  # this request's own answer
+            answers[(item.arm.name, item.uid)] = Sample(item.example, Response.from_dict(r),
+                                                        item.request, item.arm.name)
+    done = {(r.get("judge"), r.get("uid"), r.get("arm"), r.get("baseline"),
+             r.get("judgement_key")) for r in store.judgement_records() if not r.get("error")}
+    counts: dict[str, int] = {"judgements": 0}
+    task = progress.add_task("judging", total=None)
+    for name, judge in pairwise.items():
+        key = judge_key(judge, engines)
+        tasks = judge.tasks(examples, answers) + judge.calibration_tasks()
+        todo = [t for t in tasks
+                if (name, t.uid, t.arm, t.baseline, t.key(key)) not in done]
+        counts["judgements"] += len(tasks)
+        progress.update(task, total=counts["judgements"], description=f"judging {name}",
+                        advance=len(tasks) - len(todo))
+        for start in range(0, len(todo), PAIR_CHUNK):
+            chunk = todo[start:start + PAIR_CHUNK]
+            for record in judge.judge(chunk, key):
+                store.judgements.append(record)
+                if record["error"]:
+                    counts[f"evaluator_errors:{name}"] = (
+                        counts.get(f"evaluator_errors:{name}", 0) + 1)
+            progress.advance(task, len(chunk))
+    return counts
+
+
+def _evaluator_error_warnings(counts: dict[str, int]) -> list[str]:
+    return [f"{key.split(':', 1)[1]}: {n} evaluator error(s) in this run (the scorer or judge "
+            "could not score those examples: they are left out for every arm; see the report)"
+            for key, n in counts.items() if key.startswith("evaluator_errors:") and n]
 
 
 def _refuse_few_shot_leakage(suite: Suite, arms: list[Arm], golden_sets: list[GoldenSet]) -> None:

@@ -38,6 +38,7 @@ MANIFEST = "manifest.json"
 EXAMPLES = "examples.jsonl"
 RESPONSES = "responses.jsonl"
 SCORES = "scores.jsonl"
+JUDGEMENTS = "judgements.jsonl"  # pairwise judges: one line per example and pair of arms
 LOCK = ".lock"
 
 
@@ -189,6 +190,13 @@ class RunStore:
         self._lock_fd = lock_run_dir(run_dir)
         self.responses = JsonlAppender(run_dir / RESPONSES)
         self.scores = JsonlAppender(run_dir / SCORES)
+        self._judgements: JsonlAppender | None = None  # opened on first use: most runs have none
+
+    @property
+    def judgements(self) -> JsonlAppender:
+        if self._judgements is None:
+            self._judgements = JsonlAppender(self.run_dir / JUDGEMENTS)
+        return self._judgements
 
     @property
     def manifest_path(self) -> Path:
@@ -211,13 +219,20 @@ class RunStore:
     def score_records(self) -> list[dict[str, Any]]:
         return read_jsonl(self.run_dir / SCORES)
 
+    def judgement_records(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.run_dir / JUDGEMENTS)
+
     def sync(self) -> None:
         self.responses.sync()
         self.scores.sync()
+        if self._judgements is not None:
+            self._judgements.sync()
 
     def close(self) -> None:
         self.responses.close()
         self.scores.close()
+        if self._judgements is not None:
+            self._judgements.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
@@ -297,8 +312,11 @@ class RunData:
     manifest: RunManifest
     examples: pd.DataFrame  # uid, id, golden_set, tags, reference, prompt, metadata, gold_doc_ids
     responses: pd.DataFrame  # arm, uid, example_id, golden_set, text, tokens, ..., contexts
-    scores: pd.DataFrame  # arm, uid, example_id, scorer, value, explanation, answer
+    scores: pd.DataFrame  # arm, uid, example_id, scorer, value, explanation, answer, error
     torn_lines: dict[str, list[int]] = field(default_factory=dict)
+    # judge, uid, arm, baseline, orders, outcome, consistent, error, calibration, human, ...
+    judgements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=_JUDGEMENT_COLUMNS))
 
     @property
     def complete(self) -> bool:
@@ -316,7 +334,10 @@ _RESPONSE_COLUMNS = ["arm", "uid", "example_id", "golden_set", "text", "prompt_t
                      "completion_tokens", "latency_s", "cached", "finish_reason", "error",
                      "model", "request_key", "contexts"]
 _SCORE_COLUMNS = ["arm", "uid", "example_id", "golden_set", "scorer", "value", "explanation",
-                  "answer", "score_key", "request_key"]
+                  "answer", "score_key", "request_key", "error"]
+_JUDGEMENT_COLUMNS = ["judge", "uid", "example_id", "golden_set", "arm", "baseline", "orders",
+                      "outcome", "consistent", "error", "explanation", "calibration", "human",
+                      "judgement_key"]
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -331,7 +352,7 @@ def load_run(run_dir: str | Path) -> RunData:
         raise RunError(f"{run_dir}: incomplete run: {EXAMPLES} is missing")
     torn: dict[str, list[int]] = {}
     reads = {}
-    for name in (EXAMPLES, RESPONSES, SCORES):
+    for name in (EXAMPLES, RESPONSES, SCORES, JUDGEMENTS):
         reads[name] = read_jsonl_checked(run_dir / name)
         if reads[name].torn_offsets:
             torn[name] = reads[name].torn_offsets
@@ -353,7 +374,9 @@ def load_run(run_dir: str | Path) -> RunData:
     # Keep the last record when a resumed run wrote one twice.
     responses = responses.drop_duplicates(["arm", "uid"], keep="last")
     scores = scores.drop_duplicates(["arm", "uid", "scorer"], keep="last")
-    return RunData(run_dir, manifest, examples, responses, scores, torn)
+    judgements = pd.DataFrame(reads[JUDGEMENTS].records, columns=_JUDGEMENT_COLUMNS)
+    judgements = judgements.drop_duplicates(["judge", "uid", "arm", "baseline"], keep="last")
+    return RunData(run_dir, manifest, examples, responses, scores, torn, judgements)
 
 
 class ResponseCache:

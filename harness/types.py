@@ -178,3 +178,11 @@ class Score:
     value: float
     explanation: str = ""
     answer: str | None = None  # what the scorer extracted from the output, when it extracts
+    # The scorer could not score this sample (it raised, or a judge's answer did not parse):
+    # an evaluator error. `value` is then meaningless; the example drops out of this scorer
+    # for every arm, so comparisons stay paired.
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None

@@ -39,6 +39,18 @@ def validate(suite_file: Path) -> None:
                      for a in suite.arms)
     console.print(f"[green]ok[/] {suite_file}: suite '{suite.name}', arms: {arms}; "
                   f"primary scorer: {suite.primary}", highlight=False)
+    if suite.judges:
+        from harness.spec.judge import judge_pairs
+
+        names = [a.name for a in suite.arms]
+        described = []
+        for name, judge in suite.judges.items():
+            where = f"{judge.kind} on {', '.join(judge.engine_names())}"
+            if judge.pairwise:
+                pairs = judge_pairs(judge, name, suite.gates, names, suite.ladder)
+                where += ": " + ", ".join(f"{a} vs {b}" for a, b in pairs)
+            described.append(f"{name} ({where})")
+        console.print(f"judges: {'; '.join(described)}", highlight=False, soft_wrap=True)
     if suite.ladder:
         console.print(f"ladder: {' → '.join(suite.ladder)} (the cheapest rung that clears "
                       "every gate is shipped)", highlight=False, markup=False)

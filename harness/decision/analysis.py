@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from harness import stats
-from harness.decision.outcomes import ScoreOutcomes
+from harness.decision.outcomes import JudgeOutcomes, ScoreOutcomes
+from harness.decision.reliability import (
+    EvaluatorErrors,
+    JudgeReliability,
+    evaluator_errors,
+    judge_reliability,
+    unreliable_scorers,
+)
 from harness.manifest import ScorerRecord
 from harness.store import RunData
 
@@ -123,6 +130,13 @@ class Analysis:
     diffs: dict[tuple[str, str, str, str], PairDiff] = field(default_factory=dict)
     tags: list[TagRow] = field(default_factory=list)
     n_resamples: int = stats.DEFAULT_RESAMPLES
+    # Pairwise judges: outcomes per pair of arms instead of values per arm.
+    preferences: JudgeOutcomes | None = None
+    evaluator_errors: dict[str, EvaluatorErrors] = field(default_factory=dict)
+    judges: dict[str, JudgeReliability] = field(default_factory=dict)
+    # Scorer or judge -> why gates using it are inconclusive (evaluator errors, a judge below
+    # its consistency threshold).
+    unreliable: dict[str, str] = field(default_factory=dict)
 
     def scorer(self, name: str) -> ScorerMeta:
         return next(s for s in self.scorers if s.name == name)
@@ -162,6 +176,13 @@ class Analysis:
         """Where a scorer is best summarised: the task sets, else the first scope it scored."""
         for scope in self.scopes:
             if any((scope.name, a, scorer) in self.arm_scores for a in self.arms):
+                return scope.name
+        return None
+
+    def judge_scope(self, judge: str) -> str | None:
+        """Where a pairwise judge's win rates are summarised: the first scope it judged."""
+        for scope in self.scopes:
+            if any(k[0] == scope.name and k[3] == judge for k in self.wins):
                 return scope.name
         return None
 
@@ -209,14 +230,48 @@ def build_scopes(guards: dict[str, bool]) -> list[Scope]:
 
 def raw_values(run: RunData, ids: np.ndarray, arms: list[str],
                scorers: list[ScorerMeta]) -> dict[str, dict[str, np.ndarray]]:
+    """scorer -> arm -> value per example (NaN = missing). An example with an evaluator error
+    on any arm is NaN for every arm of that scorer: comparisons stay paired."""
     scores = run.scores.assign(value=pd.to_numeric(run.scores["value"], errors="coerce"))
+    errors = scores["error"] if "error" in scores else pd.Series(None, index=scores.index)
+    failed = errors.notna() & (errors.astype(str) != "")
     out: dict[str, dict[str, np.ndarray]] = {}
     for meta in scorers:
-        sub = scores[scores["scorer"] == meta.name]
+        mine = scores["scorer"] == meta.name
+        sub = scores[mine]
         table = sub.pivot(index="uid", columns="arm", values="value")
         table = table.reindex(index=pd.Index(ids), columns=arms)
-        out[meta.name] = {a: table[a].to_numpy(dtype=float) for a in arms}
+        dropped = np.isin(ids, scores.loc[mine & failed, "uid"].astype(str).unique())
+        out[meta.name] = {a: np.where(dropped, np.nan, table[a].to_numpy(dtype=float))
+                          for a in arms}
     return out
+
+
+def preference_outcomes(run: RunData, ids: np.ndarray) -> JudgeOutcomes:
+    """Every pairwise judge's outcomes per (arm, baseline), in example order."""
+    judged: dict[str, dict[tuple[str, str], np.ndarray]] = {}
+    present: dict[str, dict[tuple[str, str], np.ndarray]] = {}
+    names = [j.name for j in run.manifest.judges if j.pairwise]
+    rows = run.judgements
+    if not rows.empty:
+        rows = rows[~rows["calibration"].fillna(False).astype(bool)]
+    position = {uid: i for i, uid in enumerate(ids)}
+    for name in names:
+        judged[name], present[name] = {}, {}
+        mine = rows[rows["judge"] == name] if not rows.empty else rows
+        for (arm, baseline), group in mine.groupby(["arm", "baseline"], sort=False):
+            values = np.full(len(ids), np.nan)
+            seen = np.zeros(len(ids), dtype=bool)
+            for uid, outcome in zip(group["uid"].astype(str), group["outcome"], strict=True):
+                i = position.get(uid)
+                if i is None:
+                    continue
+                seen[i] = True
+                if outcome is not None and not pd.isna(outcome):
+                    values[i] = float(outcome)
+            judged[name][(str(arm), str(baseline))] = values
+            present[name][(str(arm), str(baseline))] = seen
+    return JudgeOutcomes(len(ids), judged, present)
 
 
 def analyse(run: RunData, *, win_scorers: tuple[str, ...] = (),
@@ -236,8 +291,12 @@ def analyse(run: RunData, *, win_scorers: tuple[str, ...] = (),
         tuned_arms=[a for a in tuned if a in arms], scorers=scorers, primary=primary,
         tie_margin=tie_margin, scopes=build_scopes(golden_set_guards(run)), example_ids=ids,
         golden_set_of=golden_set_of, raw=raw_values(run, ids, arms, scorers),
-        n_resamples=n_resamples)
-    _fill_statistics(analysis, tuple(dict.fromkeys((primary, *win_scorers))), seed)
+        n_resamples=n_resamples, preferences=preference_outcomes(run, ids),
+        evaluator_errors=evaluator_errors(run), judges=judge_reliability(run))
+    analysis.unreliable = unreliable_scorers(analysis.evaluator_errors, analysis.judges,
+                                             run.manifest.max_error_rate)
+    pairwise = tuple(j.name for j in run.manifest.judges if j.pairwise)
+    _fill_statistics(analysis, tuple(dict.fromkeys((primary, *win_scorers, *pairwise))), seed)
     analysis.tags = tag_rows(examples, analysis)
     return analysis
 
@@ -247,6 +306,7 @@ def _fill_statistics(an: Analysis, win_scorers: tuple[str, ...], seed: int) -> N
     jobs: list[tuple[str, tuple, Any]] = []  # (kind, key, extra) per column
     norm = {s.name: {a: s.normalise(v) for a, v in an.raw[s.name].items()} for s in an.scorers}
     comparer = ScoreOutcomes(an.scorers, norm, an.tie_margin)
+    judges = an.preferences
     pairs = list(combinations(an.arms, 2))
     for scope in an.scopes:
         in_scope = an.mask(scope.name)
@@ -258,13 +318,17 @@ def _fill_statistics(an: Analysis, win_scorers: tuple[str, ...], seed: int) -> N
                     jobs.append(("arm", (scope.name, arm, meta.name), None))
         for a, b in pairs:
             for scorer in win_scorers:
-                if scorer not in norm:
+                if judges is not None and scorer in judges:
+                    outcome = np.where(in_scope, judges.outcomes(a, b, scorer), np.nan)
+                    n_any = int(np.sum(in_scope & judges.present(a, b, scorer)))
+                elif scorer in norm:
+                    outcome = np.where(in_scope, comparer.outcomes(a, b, scorer), np.nan)
+                    n_any = int(np.sum(in_scope & (~np.isnan(norm[scorer][a])
+                                                   | ~np.isnan(norm[scorer][b]))))
+                else:
                     continue
-                outcome = np.where(in_scope, comparer.outcomes(a, b, scorer), np.nan)
                 if np.isnan(outcome).all():
                     continue
-                n_any = int(np.sum(in_scope & (~np.isnan(norm[scorer][a])
-                                               | ~np.isnan(norm[scorer][b]))))
                 columns.append(stats.win_points(outcome))
                 jobs.append(("win", (scope.name, a, b, scorer), (outcome, n_any)))
             for meta in an.scorers:

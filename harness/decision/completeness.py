@@ -16,19 +16,26 @@ class Completeness:
     responses: int
     expected_scores: int
     scores: int
+    # Pairwise judges: pairs of the run's examples to judge (at most; an answer missing from
+    # the run leaves its pairs out) and judged.
+    expected_judgements: int = 0
+    judgements: int = 0
 
     @property
     def partial(self) -> bool:
         return (self.status != "complete" or self.responses < self.expected_responses
-                or self.scores < self.expected_scores)
+                or self.scores < self.expected_scores
+                or self.judgements < self.expected_judgements)
 
     @property
     def summary(self) -> str | None:
         """One line on what is missing, or None for a whole run."""
         if not self.partial:
             return None
+        judged = (f", {self.judgements} of {self.expected_judgements} pairwise judgements"
+                  if self.expected_judgements else "")
         return (f"status '{self.status}', {self.responses} of {self.expected_responses} "
-                f"responses and {self.scores} of {self.expected_scores} scores")
+                f"responses and {self.scores} of {self.expected_scores} scores{judged}")
 
 
 def completeness(run: RunData) -> Completeness:
@@ -42,8 +49,18 @@ def completeness(run: RunData) -> Completeness:
         scored_arms = len(arms) if scorer.arms is None else len(
             [a for a in arms if a in scorer.arms])
         expected_scores += n * scored_arms
+    expected_judgements = 0
+    for judge in run.manifest.judges:
+        if judge.pairwise:
+            sets = judge.golden_sets
+            n = n_examples if sets is None else sum(per_set.get(s, 0) for s in sets)
+            expected_judgements += n * len(judge.pairs)
+    judged = run.judgements
+    judgements = 0 if judged.empty else int(
+        (~judged["calibration"].fillna(False).astype(bool)).sum())
     return Completeness(run.manifest.status or "unknown", n_examples * len(arms),
-                        len(run.responses), expected_scores, len(run.scores))
+                        len(run.responses), expected_scores, len(run.scores),
+                        expected_judgements, judgements)
 
 
 def load_scored_run(run_dir: str | Path) -> RunData:

@@ -71,15 +71,27 @@ def suite_gates(run: RunData) -> list[GateSpec]:
             loc = format_loc(("gates", i, *err["loc"]))
             raise ConfigError(f"{run.run_dir}/manifest.json: {loc}: {err['msg']}") from exc
     arms = run.manifest.arm_names
-    scorers = [s.name for s in run.manifest.scorers]
+    # Pairwise judges are named in beats gates like scorers.
+    pairwise = [j.name for j in run.manifest.judges if j.pairwise]
+    scorers = [s.name for s in run.manifest.scorers] + pairwise
     golden = [g.name for g in run.manifest.golden_sets]
     ladder = suite_ladder(run)
     problems = (check_gates(gates, arms, scorers, golden or None, ladder)
-                + ladder_problems(ladder, gates, arms))
+                + ladder_problems(ladder, gates, arms) + pairwise_gate_problems(gates, pairwise))
     if problems:
         loc, message = problems[0]
         raise ConfigError(f"{run.run_dir}/manifest.json: {format_loc(loc)}: {message}")
     return gates
+
+
+def pairwise_gate_problems(gates: list[GateSpec], pairwise: list[str]) -> list[tuple]:
+    """A pairwise judge has outcomes per pair, no value per arm: only beats gates read it."""
+    return [(("gates", i, "scorer"), f"'{gate.scorer}' is a pairwise judge: only a beats gate "
+             "can use it") for i, gate in enumerate(gates)
+            if gate.scorer in pairwise and gate.type != "beats"] + [
+            (("gates", i, "scorers"), f"'{name}' is a pairwise judge: only a beats gate can use "
+             "it") for i, gate in enumerate(gates) for name in names_of(gate.scorers) or []
+            if name in pairwise]
 
 
 def suite_ladder(run: RunData) -> list[str] | None:

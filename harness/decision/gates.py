@@ -23,6 +23,7 @@ check says how many examples would likely settle it (stats.examples_needed).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,9 +142,39 @@ def evaluate_gates(gates: list[GateSpec], analysis: Analysis | None,
     results = []
     for i, (gate, checks) in enumerate(zip(gates, per_gate, strict=True)):
         status = max((c.status for c in checks), key=_SEVERITY.__getitem__, default=SKIPPED)
+        why = _unreliable_evidence(gate, analysis)
+        if why and status != SKIPPED:
+            # After Holm: like an arm's error rate, this withholds a verdict, it is no check.
+            # -inf: it is the gate's reason whatever the other checks say.
+            status, checks = INCONCLUSIVE, [Check(INCONCLUSIVE, why, margin=-math.inf), *checks]
         results.append(GateResult(i, gate, gate.name or describe(gate, analysis), status,
                                   tuple(checks)))
     return results
+
+
+def gate_scorers(gate: GateSpec, an: Analysis) -> list[str]:
+    """The scorers (and judges) whose evidence a gate's checks read."""
+    if gate.type == "beats":
+        return [gate.scorer or an.primary]
+    if gate.type == "threshold":
+        return [gate.scorer] if gate.scorer else []
+    wanted = names_of(gate.scorers)
+    if gate.type == "vs_baseline_run":
+        return wanted or [s.name for s in an.scorers]
+    if gate.type == "no_regression" and not gate.golden_set:
+        scopes = [s.name for s in an.guard_scopes()] or [TASKS]
+    else:
+        scopes = [an.scope_for(gate.golden_set)]
+    found = {s for scope in scopes for s in an.scorers_in(scope)}
+    return [s for s in dict.fromkeys(wanted or [m.name for m in an.scorers]) if s in found]
+
+
+def _unreliable_evidence(gate: GateSpec, an: Analysis | None) -> str:
+    """Why the scorers a gate reads cannot decide it (evaluator errors above max_error_rate, a
+    pairwise judge below its consistency threshold), or ""."""
+    if an is None or not an.unreliable:
+        return ""
+    return "; ".join(an.unreliable[s] for s in gate_scorers(gate, an) if s in an.unreliable)
 
 
 def count_checks(results: list[GateResult]) -> int:

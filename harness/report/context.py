@@ -15,6 +15,7 @@ from harness.decision.compare import Comparison
 from harness.decision.evaluate import CompareEvaluation, Evaluation
 from harness.decision.gates import FAIL, INCONCLUSIVE, PASS, SKIPPED, GateResult
 from harness.report.examples import biggest_differences, clip, headline_pair
+from harness.report.judges import evaluator_error_rows, judges_section
 from harness.report.plots import Panel, Row
 from harness.report.retrieval import retrieval_section
 
@@ -332,6 +333,9 @@ def report_context(ev: Evaluation, plot_link: str) -> dict[str, Any]:
         "missing_notes": missing_notes,
         "tags": tag_tables(an), "cost": cost_context(ev),
         "retrieval": retrieval_section(ev.run.manifest, ev.run.examples, ev.run.responses),
+        "judges": judges_section(ev.run.manifest, an),
+        "evaluator_errors": evaluator_error_rows(an, ev.run.manifest.max_error_rate),
+        "max_error_rate": f"{ev.run.manifest.max_error_rate:.0%}",
         "pair": pair, "wins": wins, "losses": losses,
         "info": run_info(ev),
         "ladder": ladder_context(ev),

@@ -110,6 +110,19 @@ def run_summary(ev: Evaluation) -> dict[str, Any]:
                        for b in ev.break_evens],
         "comparison": comparison_json(ev.comparison) if ev.comparison else None,
         "ladder": ladder_json(ev.ladder) if ev.ladder else None,
+        "evaluator_errors": [{"scorer": e.scorer, "failed": e.failed, "dropped": e.dropped,
+                              "examples": e.examples, "rate": _f(e.rate), "first": e.first}
+                             for e in an.evaluator_errors.values()],
+        "judges": [{"judge": j.judge, "pairs": j.pairs, "consistent": j.consistent,
+                    "position_consistency": _f(j.consistency),
+                    "first_position_rate": _f(j.first_position_rate),
+                    "tie_rate": _f(j.tie_rate), "human_pairs": j.human_pairs,
+                    "human_agreement": _f(j.human_agreement),
+                    "min_consistency": j.min_consistency,
+                    "min_human_agreement": j.min_human_agreement,
+                    "problems": j.problems()}
+                   for j in an.judges.values()],
+        "unreliable": dict(an.unreliable),
     }
 
 

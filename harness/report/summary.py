@@ -80,6 +80,8 @@ def run_summary(ev: Evaluation) -> Group:
     parts.append(line)
     if ev.ladder is not None:
         parts.append(Text(f"ladder: {ev.ladder.line}"))
+    for why in an.unreliable.values():
+        parts.append(Text(f"warning: {why}: gates using it are inconclusive", style="yellow"))
     if ev.completeness.partial:
         parts.append(Text(f"partial run: {ev.completeness.summary}", style="yellow"))
     if v.examples_needed:

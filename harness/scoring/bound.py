@@ -5,6 +5,12 @@ scorers written in the older two-argument form `(example, output)` are called th
 sample whose arm failed (the request errored after its retries) is never shown to the scorer:
 it scores the scorer's worst value, so an arm that fails cannot win. Every value is checked
 against the scorer's declared range, because stats and gates trust that range.
+
+A scorer that raises on one sample (anything but a HarnessError, which is the user's input
+being wrong and stops the run) records an evaluator error for that sample instead of killing
+the run: a Score with `error` set. A batch scorer that raises is retried one sample at a time,
+so only the samples it really fails on are lost; a batch scorer can also mark one sample
+itself by returning `Score(0.0, error="why")`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.scoring.info import ScorerInfo
 from harness.types import Example, Response, Sample, Score
 
@@ -59,19 +65,39 @@ class BoundScorer:
 
     def _call(self, samples: list[Sample]) -> list[Score]:
         if self.info.batch:
-            if self.takes_sample:
-                raw = list(self.fn(samples))
-            else:
-                raw = list(self.fn([s.example for s in samples], [s.output for s in samples]))
-            if len(raw) != len(samples):
-                raise ConfigError(
-                    f"scorer {self.name!r} returned {len(raw)} scores for {len(samples)} outputs"
-                )
+            try:
+                raw = self._call_batch(samples)
+            except HarnessError:
+                raise
+            except Exception:
+                # One bad sample must not cost the others: find it by scoring one at a time.
+                raw = [self._guarded(lambda s=s: self._call_batch([s])[0]) for s in samples]
         elif self.takes_sample:
-            raw = [self.fn(sample) for sample in samples]
+            raw = [self._guarded(lambda s=s: self.fn(s)) for s in samples]
         else:
-            raw = [self.fn(sample.example, sample.output) for sample in samples]
+            raw = [self._guarded(lambda s=s: self.fn(s.example, s.output)) for s in samples]
         return [self._checked(value) for value in raw]
+
+    def _call_batch(self, samples: list[Sample]) -> list[Any]:
+        if self.takes_sample:
+            raw = list(self.fn(samples))
+        else:
+            raw = list(self.fn([s.example for s in samples], [s.output for s in samples]))
+        if len(raw) != len(samples):
+            raise ConfigError(
+                f"scorer {self.name!r} returned {len(raw)} scores for {len(samples)} outputs"
+            )
+        return raw
+
+    @staticmethod
+    def _guarded(call: Callable[[], Any]) -> Any:
+        """The scorer's result, or an evaluator error naming what it raised."""
+        try:
+            return call()
+        except HarnessError:
+            raise
+        except Exception as exc:
+            return Score(math.nan, error=evaluator_error_text(exc))
 
     def score_batch(self, examples: Sequence[Example], outputs: Sequence[str]) -> list[Score]:
         """Score plain outputs (no request, no context): a convenience for tests and notebooks."""
@@ -85,6 +111,8 @@ class BoundScorer:
         return self.score_batch([example], [output])[0]
 
     def _checked(self, result: Any) -> Score:
+        if isinstance(result, Score) and result.error is not None:
+            return Score(math.nan, result.explanation, result.answer, str(result.error))
         if isinstance(result, Score):
             score = result
         elif isinstance(result, bool):
@@ -108,3 +136,9 @@ class BoundScorer:
         if value != score.value:
             score = Score(value, score.explanation, score.answer)
         return score
+
+
+def evaluator_error_text(exc: BaseException, limit: int = 300) -> str:
+    """`ValueError: the message`, on one line and clipped: what scores.jsonl keeps."""
+    text = f"{type(exc).__name__}: {exc}".replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -173,4 +173,23 @@ def build_scorer(
         raise ConfigError(
             f"scorer {kind!r}: its factory returned a {type(fn).__name__}, not a function"
         )
+    _check_call_signature(kind, fn, info.batch)
     return BoundScorer(info=info, fn=fn, options=dict(options), kind=kind)
+
+
+def _check_call_signature(kind: str, fn: Callable[..., Any], batch: bool) -> None:
+    """A callable that cannot take (sample) or (example, output) would fail on every sample:
+    refuse it when the suite loads, not as one evaluator error per example."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: let the first call tell
+        return
+    for args in ((None,), (None, None)):
+        try:
+            signature.bind(*args)
+            return
+        except TypeError:
+            continue
+    shape = "(samples) or (examples, outputs)" if batch else "(sample) or (example, output)"
+    raise ConfigError(f"scorer {kind!r}: its factory returned a function taking "
+                      f"{signature}; expected {shape}")

@@ -12,6 +12,7 @@ from typing import Any
 from harness.errors import ConfigError, ModelError
 from harness.spec.arm import DEFAULT_ENGINE
 from harness.spec.gates import check_gates, gate_for_rung
+from harness.spec.judge import judge_problems
 
 Loc = tuple[Any, ...]
 
@@ -23,8 +24,10 @@ def suite_problems(suite: Any, *, require_adapters: bool = True) -> list[tuple[A
     problems += _engine_problems(suite)
     problems += _arm_problems(suite, require_adapters)
     problems += _scorer_problems(suite)
+    problems += judge_problems(suite, lambda arm: _gives_context(suite, arm))
     arm_names = [a.name for a in suite.arms]
-    scorer_names = [s.name for s in suite.scorer_specs]
+    # A judge is named in gates like a scorer (a pairwise one in beats gates only).
+    scorer_names = [s.name for s in suite.scorer_specs] + list(suite.judges)
     problems += check_gates(suite.gates, arm_names, scorer_names, suite.golden_set_names,
                             suite.ladder)
     problems += ladder_problems(suite.ladder, suite.gates, arm_names)
@@ -200,9 +203,10 @@ def _scorer_problems(suite: Any) -> list[tuple[Loc, str]]:
                 problems.append((("scorers", i), f"scorer '{spec.name}' needs retrieved "
                                  f"context, which arm(s) {', '.join(blind)} do not give; "
                                  "limit it with `arms: [...]`"))
-    if suite.primary_scorer and suite.primary_scorer not in [s.name for s in specs]:
+    known = [s.name for s in specs] + [n for n, j in suite.judges.items() if not j.pairwise]
+    if suite.primary_scorer and suite.primary_scorer not in known + list(suite.judges):
         problems.append((("primary_scorer",), f"'{suite.primary_scorer}' is not a scorer of "
-                         f"this suite; expected one of: {', '.join(s.name for s in specs)}"))
+                         f"this suite; expected one of: {', '.join(known)}"))
     return problems
 
 

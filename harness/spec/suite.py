@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from harness.errors import ConfigError
 from harness.pydantic_paths import describe_validation_error
-from harness.registry import ARMS, ENGINES
+from harness.registry import ARMS, ENGINES, JUDGES
 from harness.spec.arm import DEFAULT_ENGINE, ArmSpec
 from harness.spec.base import NAME_PATTERN, GenerationSpec, ModelSpec, Strict
 from harness.spec.corpus import CorpusSpec
@@ -83,6 +83,9 @@ class Suite(Strict):
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     arms: list[Any] = Field(min_length=1)
     scorers: list[ScorerSpec | str] = Field(min_length=1)
+    judges: dict[str, Any] = Field(default_factory=dict, description="model judges by name: "
+                                   "rubric (a scorer) or pairwise (wins of one arm over another); "
+                                   "docs/judges.md")
     primary_scorer: str | None = None
     tie_margin: float = Field(0.0, ge=0.0, description="score differences within it are ties")
     max_error_rate: float = Field(DEFAULT_MAX_ERROR_RATE, ge=0.0, le=1.0, description="above "
@@ -150,11 +153,13 @@ _BUILD_LOCK = threading.Lock()
 
 
 def suite_model() -> type[Suite]:
-    """The Suite model with `engine`, `engines` and `arms` typed by every registered kind."""
+    """The Suite model with `engine`, `engines`, `arms` and `judges` typed by every registered
+    kind."""
     with _BUILD_LOCK:
         EngineUnion = ENGINES.union()
         ArmUnion = ARMS.union()
-        key = (ENGINES.version, ARMS.version)
+        JudgeUnion = JUDGES.union()
+        key = (ENGINES.version, ARMS.version, JUDGES.version)
         if _BUILT.get("key") != key:
             default_engine = ENGINES.get(ENGINES.default_kind or "local")
             _BUILT["model"] = create_model(
@@ -165,6 +170,9 @@ def suite_model() -> type[Suite]:
                     default_factory=dict, description="named engines arms may choose with "
                     "`engine: NAME`")),
                 arms=(list[ArmUnion], Field(min_length=1)),
+                judges=(dict[str, JudgeUnion], Field(
+                    default_factory=dict, description="model judges by name: rubric (a scorer) "
+                    "or pairwise (wins of one arm over another); docs/judges.md")),
             )
             _BUILT["key"] = key
         return _BUILT["model"]
@@ -175,7 +183,7 @@ def suite_json_schema() -> dict[str, Any]:
 
 
 def _unknown_kind(what: str, kind: Any) -> str:
-    registry = {"engine": ENGINES, "arm": ARMS}.get(what)
+    registry = {"engine": ENGINES, "arm": ARMS, "judge": JUDGES}.get(what)
     if registry is None:
         return f"unknown {what} kind {kind!r}"
     message = registry.unknown_message(kind)
