@@ -117,7 +117,7 @@ def test_an_unknown_engine_kind_lists_the_registered_ones(tmp_path):
     assert code == 2
     line = one_line(output)
     assert "engine.kind: unknown engine kind 'vlm'" in line and "(did you mean 'vllm'?)" in line
-    assert "local, openai, scripted, vllm" in line
+    assert "local, openai, pool, ray, scripted, vllm" in line
 
 
 def test_a_tuned_arm_field_named_like_a_kind_is_reported_at_its_own_line(tmp_path):

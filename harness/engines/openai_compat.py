@@ -73,7 +73,9 @@ def api_key_from_env(name: str | None, where: str = "engine.api_key_env") -> str
 @ENGINES.register("openai")
 class OpenAIEngineSpec(EngineSpec):
     kind: Literal["openai"]
-    url: str = Field(description="base URL of the server (with or without /v1)")
+    url: str | list[str] = Field(description="base URL of the server (with or without /v1); "
+                                 "a list of URLs is a pool of replicas of one model "
+                                 "(docs/scale.md), `concurrency` then bounds each")
     model: str = Field(description="the model name the server serves")
     api_key_env: str | None = Field(None, description="name of the env variable with the API "
                                     "key (the key itself never goes into a file)")
@@ -94,13 +96,16 @@ class OpenAIEngineSpec(EngineSpec):
                                        "request (part of the cache identity)")
 
     output_constraints: ClassVar[frozenset[str]] = frozenset({"json_schema"})
+    poolable: ClassVar[bool] = True  # may be a member of a `kind: pool` engine
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
-        return url
+    def _http_url(cls, url: str | list[str]) -> str | list[str]:
+        return check_urls(url)
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.url] if isinstance(self.url, str) else list(self.url)
 
     def _weights_model(self, ctx: EngineContext) -> Any:
         if not self.weights:
@@ -136,14 +141,37 @@ class OpenAIEngineSpec(EngineSpec):
         return out
 
     def build(self, ctx: EngineContext, resolved: ResolvedEngine) -> Engine:
-        return OpenAICompatEngine(
-            url=self.url, model=self.model, identity=resolved.identity,
-            api_key=api_key_from_env(self.api_key_env, f"engine '{ctx.name}': api_key_env"),
+        return pooled(self.endpoints(ctx, resolved), resolved, ctx)
+
+    def endpoints(self, ctx: EngineContext, resolved: ResolvedEngine) -> list[OpenAICompatEngine]:
+        """One engine per URL (a pool's members); each has its own concurrency bound."""
+        api_key = api_key_from_env(self.api_key_env, f"engine '{ctx.name}': api_key_env")
+        return [OpenAICompatEngine(
+            url=url, model=self.model, identity=resolved.identity, api_key=api_key,
             concurrency=self.concurrency, request_timeout_s=self.request_timeout_s,
             connect_timeout_s=self.connect_timeout_s, retries=self.retries,
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute, abort_after=self.abort_after,
-            extra_body=self.extra_body)
+            extra_body=self.extra_body) for url in self.urls]
+
+
+def check_urls(url: str | list[str]) -> str | list[str]:
+    """An http(s) URL, or a non-empty list of them (a pool of replicas)."""
+    for one in [url] if isinstance(url, str) else url:
+        if not re.match(r"^https?://[^/\s]+", one):
+            raise ValueError(f"expected an http:// or https:// URL, got {one!r}")
+    if isinstance(url, list) and not url:
+        raise ValueError("expected a URL or a list of URLs, got an empty list")
+    return url
+
+
+def pooled(endpoints: Sequence[Engine], resolved: ResolvedEngine, ctx: EngineContext) -> Engine:
+    """One endpoint as it is; several as a pool of replicas with the endpoints' one identity."""
+    if len(endpoints) == 1:
+        return endpoints[0]
+    from harness.engines._pool import PoolEngine
+
+    return PoolEngine(endpoints, resolved.identity, name=ctx.name)  # type: ignore[arg-type]
 
 
 class GenerationAborted(EngineError):

@@ -46,6 +46,8 @@ from harness.engines.openai_compat import (
     _Gone,
     api_key_from_env,
     backoff,
+    check_urls,
+    pooled,
 )
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.spec.engine import LocalWeightsEngineSpec
@@ -70,7 +72,9 @@ __all__ = ["GenerationAborted", "VLLMEngine", "VLLMEngineSpec"]
 class VLLMEngineSpec(LocalWeightsEngineSpec):
     kind: Literal["vllm"]
     mode: Literal["managed", "attached"] = "managed"
-    url: str | None = Field(None, description="attached mode: base URL of a running server")
+    url: str | list[str] | None = Field(None, description="attached mode: base URL of a running "
+                                        "server; a list of URLs is a pool of replicas "
+                                        "(docs/scale.md), `concurrency` then bounds each")
     api_key_env: str | None = Field(None, description="name of the env variable with the API key")
     python: str | None = Field(None, description="python that has vLLM (managed mode); default "
                                "$HARNESS_VLLM_PYTHON, else .venv-vllm/bin/python at the repo root")
@@ -90,12 +94,25 @@ class VLLMEngineSpec(LocalWeightsEngineSpec):
 
     serves_adapters: ClassVar[bool] = True
     output_constraints: ClassVar[frozenset[str]] = frozenset({"json_schema", "regex"})
+    poolable: ClassVar[bool] = True  # may be a member of a `kind: pool` engine
 
     @model_validator(mode="after")
     def _attached_needs_url(self) -> VLLMEngineSpec:
         if self.mode == "attached" and not self.url:
             raise ValueError("attached mode needs `url`")
+        if self.url is not None:
+            check_urls(self.url)
+        if self.mode == "managed" and isinstance(self.url, list):
+            raise ValueError("a list of URLs is for attached mode (running servers); for "
+                             "several managed servers, make a `kind: pool` of managed members")
         return self
+
+    @property
+    def urls(self) -> list[str | None]:
+        """Attached: the servers' URLs; managed: one server, its URL not known yet."""
+        if self.mode == "managed" or self.url is None:
+            return [None]
+        return [self.url] if isinstance(self.url, str) else list(self.url)
 
     def _python(self, ctx: EngineContext) -> str | None:
         python = self.python
@@ -116,9 +133,17 @@ class VLLMEngineSpec(LocalWeightsEngineSpec):
         return ResolvedEngine(ctx.name, "vllm", identity, model.label, model)
 
     def build(self, ctx: EngineContext, resolved: ResolvedEngine) -> Engine:
+        return pooled(self.endpoints(ctx, resolved), resolved, ctx)
+
+    def endpoints(self, ctx: EngineContext, resolved: ResolvedEngine) -> list[VLLMEngine]:
+        """One engine per server (a pool's members); each has its own concurrency bound."""
+        return [self._engine(ctx, resolved, url) for url in self.urls]
+
+    def _engine(self, ctx: EngineContext, resolved: ResolvedEngine,
+                url: str | None) -> VLLMEngine:
         assert resolved.model is not None
         return VLLMEngine(
-            resolved.model, mode=self.mode, url=self.url, api_key_env=self.api_key_env,
+            resolved.model, mode=self.mode, url=url, api_key_env=self.api_key_env,
             python=self._python(ctx), port=self.port, max_lora_rank=self.max_lora_rank,
             max_loras=self.max_loras, max_model_len=self.max_model_len,
             dtype=self.model_spec(ctx).dtype, concurrency=self.concurrency,
@@ -327,7 +352,25 @@ class VLLMEngine(OpenAICompatEngine):
         self.model = self.base_model_name
         self._started = True
 
+    def launch(self, extra_adapters: Iterable[AdapterRef] = ()) -> None:
+        """Managed mode: start the server's process without waiting for it to be healthy (a
+        pool launches its replicas from one thread, then waits for them together); start()
+        then waits. Nothing to do in attached mode or once launched."""
+        if self.mode != "managed" or self.server is not None or self.base_model_name is not None:
+            return
+        self._launch_managed({**self._declared, **{a.content_hash: a for a in extra_adapters}})
+
     def _start_managed(self, adapters: Mapping[str, AdapterRef]) -> None:
+        if self.server is None:
+            self._launch_managed(adapters)
+        assert self.server is not None
+        try:
+            self.startup_s = self.server.wait_healthy(self.startup_timeout_s)
+        except BaseException:
+            self.server.stop()  # Ctrl-C during the long start-up must not leave it running
+            raise
+
+    def _launch_managed(self, adapters: Mapping[str, AdapterRef]) -> None:
         from harness.engines._vllm_server import VLLMServer, free_port, server_args
         from harness.models import cache_dir
 
@@ -344,11 +387,6 @@ class VLLMEngine(OpenAICompatEngine):
         )
         self.server = VLLMServer(self._command, args, host=HOST, port=port, log_path=log_path)
         self.server.start()
-        try:
-            self.startup_s = self.server.wait_healthy(self.startup_timeout_s)
-        except BaseException:
-            self.server.stop()  # Ctrl-C during the long start-up must not leave it running
-            raise
 
     def _check_attached(self) -> None:
         import httpx
