@@ -192,7 +192,8 @@ def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: 
                 counts.update(_retrieve(arms, examples, ctx, progress))
                 items = work_items(arms, examples, engines)
                 counts.update(_generate(suite, engines, arms, items, store, cache, run_dir,
-                                        progress, prices, spend, console, client))
+                                        progress, prices, spend, console, client,
+                                        warnings=warnings))
                 store.sync()
                 counts["scores"] = _score(scorers, items, store, progress, counts)
                 counts.update(_judge_pairs(judges, engines, examples, items, store, progress))
@@ -364,7 +365,8 @@ def _retrieve(arms: list[Arm], examples: list[Example], ctx: ArmContext,
 def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
               items: list[WorkItem], store: RunStore, cache: ResponseCache, run_dir: Path,
               progress: Progress, prices: dict[str, PriceSpec | None], spend: Spend,
-              console: Console, judges: JudgeEngines | None = None) -> dict[str, int]:
+              console: Console, judges: JudgeEngines | None = None, *,
+              warnings: list[str] | None = None) -> dict[str, int]:
     # Done = a whole, successful line for this exact request key; anything else is redone.
     done = {(r.get("arm"), r.get("uid") or r.get("example_id"), r.get("request_key"))
             for r in store.response_records() if not r.get("error")}
@@ -407,7 +409,8 @@ def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
     for engine_name in dict.fromkeys(i.arm.engine for i in misses):
         group = [i for i in misses if i.arm.engine == engine_name]
         _generate_on(suite, engine_name, engines[engine_name], group, arms, cache, record,
-                     run_dir, progress, task, prices, spend, judges)
+                     run_dir, progress, task, prices, spend, judges,
+                     warnings=warnings if warnings is not None else [])
     return counts
 
 
@@ -415,7 +418,8 @@ def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
                  group: list[WorkItem], arms: list[Arm], cache: ResponseCache, record: Any,
                  run_dir: Path, progress: Progress, task: Any,
                  prices: dict[str, PriceSpec | None], spend: Spend,
-                 judges: JudgeEngines | None = None) -> None:
+                 judges: JudgeEngines | None = None, *,
+                 warnings: list[str] | None = None) -> None:
     adapters = tuple({a.adapter.content_hash: a.adapter for a in arms
                       if a.engine == engine_name and getattr(a, "adapter", None)}.values())
     spec = suite.engine_specs()[engine_name]
@@ -440,6 +444,9 @@ def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
 
         engine.generate([i.request for i in group], progress=on_done)
     finally:
+        # What the engine noticed while serving (a pool member gone, ...) goes to the manifest.
+        if warnings is not None:
+            warnings.extend(f"engine {engine_name}: {w}" for w in getattr(engine, "warnings", []))
         # A judge on this engine reuses it (no second model load or server start).
         if judges is not None and judges.wants(engine_name):
             judges.adopt(engine_name, engine)

@@ -29,29 +29,42 @@ def adapter_key(adapter: AdapterRef | None) -> str | None:
     return adapter.content_hash if adapter is not None else None
 
 
+@dataclass(frozen=True)
+class Group:
+    """Requests (by index) that may share a batch: one adapter, one set of parameters; sorted
+    by prompt length."""
+
+    indices: tuple[int, ...]
+    adapter: AdapterRef | None
+    params: GenerationParams
+
+
+def plan_groups(requests: Sequence[Request], prompt_lengths: Sequence[int]) -> list[Group]:
+    """Group by (adapter, params): base model first, then adapters in order of first
+    appearance, params in order of first appearance within an adapter; each group sorted by
+    prompt length (stable: equal lengths keep input order, so the plan is deterministic)."""
+    groups: dict[tuple[str | None, GenerationParams], list[int]] = {}
+    for i, request in enumerate(requests):
+        groups.setdefault((adapter_key(request.adapter), request.params), []).append(i)
+
+    adapter_rank: dict[str | None, int] = {None: -1}
+    for key, _ in groups:
+        adapter_rank.setdefault(key, len(adapter_rank))
+    ordered = sorted(groups.items(), key=lambda item: adapter_rank[item[0][0]])
+    return [Group(indices=tuple(sorted(indices, key=lambda i: prompt_lengths[i])),
+                  adapter=requests[indices[0]].adapter, params=params)
+            for (_, params), indices in ordered]
+
+
 def plan_batches(
     requests: Sequence[Request], prompt_lengths: Sequence[int], batch_size: int
 ) -> list[Batch]:
     """Group by (adapter, params), sort each group by prompt length, cut into batches."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    groups: dict[tuple[str | None, GenerationParams], list[int]] = {}
-    for i, request in enumerate(requests):
-        groups.setdefault((adapter_key(request.adapter), request.params), []).append(i)
-
-    # Base model first, then adapters in order of first appearance; params in order of first
-    # appearance within an adapter (dicts keep insertion order, sorted() is stable).
-    adapter_rank: dict[str | None, int] = {None: -1}
-    for key, _ in groups:
-        adapter_rank.setdefault(key, len(adapter_rank))
-    ordered = sorted(groups.items(), key=lambda item: adapter_rank[item[0][0]])
-
     batches = []
-    for (_, params), indices in ordered:
-        # Stable sort: equal lengths keep input order, so the plan is deterministic.
-        by_length = sorted(indices, key=lambda i: prompt_lengths[i])
-        adapter = requests[indices[0]].adapter
-        for start in range(0, len(by_length), batch_size):
-            chunk = tuple(by_length[start : start + batch_size])
-            batches.append(Batch(indices=chunk, adapter=adapter, params=params))
+    for group in plan_groups(requests, prompt_lengths):
+        for start in range(0, len(group.indices), batch_size):
+            chunk = group.indices[start : start + batch_size]
+            batches.append(Batch(indices=chunk, adapter=group.adapter, params=group.params))
     return batches

@@ -4,17 +4,30 @@ It needs no server, which makes it the engine for tests, CI and small runs. Prom
 rendered with the tokenizer's chat template and tokenised without extra special tokens, as
 vLLM's chat endpoint does, so both engines see the same token ids.
 
-Batching (harness/engines/batching.py): requests are grouped by adapter and generation
-parameters and bucketed by prompt length; each batch is one left-padded `model.generate` call.
-- Greedy (temperature 0) output does not depend on the batch in exact arithmetic, and in fp32
-  it does not (24/24 answers of 64 tokens identical batched and one at a time). In bf16 a
-  different batch shape rounds differently and near-tied tokens flip: 15 of those 24 answers
-  diverged somewhere. bf16 greedy output is reproducible for the same requests (the same
-  batches), but depends on which requests share a batch; use dtype float32 where that matters.
-- Sampled output (temperature > 0) is seeded per batch from `params.seed`, so a run is
-  reproducible, but a request's sample depends on which requests share its batch.
-- `latency_s` is the batch's wall time shared equally among its requests (loading an adapter
-  for the batch is not counted: it is a one-off serving cost).
+Decoding (harness/engines/_decode.py, the engine's own loop): requests are grouped by adapter
+and generation parameters (harness/engines/_batching.py); at most `batch_size` rows are in
+flight. The prompt prefix the rows admitted together share (system prompt, few-shot turns) is
+computed once, and a row that finishes (eos, stop string, max_tokens, a grammar that ended)
+leaves the batch. `model.generate` is the reference: the loop is checked against it.
+- Greedy (temperature 0): one stream per group; a finished row's place goes to a waiting row.
+  Greedy output does not depend on the batch in exact arithmetic, and in fp32 it does not:
+  every one of the demo's 220 answers (prompt and tuned arms) is identical to
+  `model.generate`'s, as are the answers in tests/test_local_decoding.py. In bf16 another batch
+  shape rounds differently and near-tied tokens flip (batched against one at a time, 15 of 24
+  answers of 64 tokens diverged somewhere): bf16 greedy output is reproducible for the same
+  requests, but depends on which requests share a batch; use dtype float32 where that matters.
+- Sampled (temperature > 0): the batches `model.generate` used to see (length-bucketed, cut at
+  `batch_size`), each seeded from `params.seed`; the loop draws the random numbers generate
+  draws, so the samples are generate's. A run is reproducible, but a request's sample depends
+  on which requests share its batch.
+- Constrained (`Request.response_format`, JSON Schema or regex): xgrammar, one compiled
+  grammar per format (harness/engines/_grammar.py), a matcher per row; constrained and free
+  rows share batches. A format that does not compile is an arm error for its requests.
+- `latency_s` is the wall time of each forward pass shared equally among the rows in it,
+  summed over the passes a request took part in (loading an adapter is not counted: it is a
+  one-off serving cost).
+Models with other than full-attention layers (sliding windows...) and prompt-learning adapters
+keep the old path, one left-padded `model.generate` call per batch, without constraints.
 
 Adapters are served on the one loaded base: the first wraps it in a PeftModel, later ones are
 added with `load_adapter`, and base requests run inside `disable_adapter()`. At most
@@ -35,11 +48,13 @@ from typing import Any
 import torch
 
 from harness.devices import default_device, resolve_dtype_name
-from harness.engines._batching import Batch, plan_batches
+from harness.engines._batching import Batch, Group, adapter_key, plan_groups
+from harness.engines._decode import Decoder, Row, Sampling, supports_own_decoder
+from harness.engines._grammar import GrammarError, Grammars
 from harness.engines.base import Engine, ProgressCallback
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel
-from harness.types import AdapterRef, GenerationParams, Request, Response
+from harness.types import AdapterRef, GenerationParams, Request, Response, ResponseFormat
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
 
@@ -107,6 +122,13 @@ class LocalEngine(Engine):
         self._eos_ids = self._stop_token_ids()
         pad = self._tokenizer.pad_token_id
         self._pad_id = pad if pad is not None else self._eos_ids[0]
+        self._decoder: Decoder | None = None
+        if supports_own_decoder(self._base.config):
+            self._decoder = Decoder(
+                self._base, eos_ids=self._eos_ids, pad_id=self._pad_id, device=self._device,
+                batch_size=batch_size, first_stop=first_stop,
+                decode_text=lambda t: self._tokenizer.decode(t, skip_special_tokens=True))
+        self._grammars: Grammars | None = None  # built on the first constrained request
         self._closed = False
 
     def _stop_token_ids(self) -> list[int]:
@@ -137,7 +159,8 @@ class LocalEngine(Engine):
         results: list[Response | None] = [None] * len(requests)
         fitting = []
         for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
-            problem = self._does_not_fit(len(prompt), request.params.max_tokens)
+            problem = (self._does_not_fit(len(prompt), request.params.max_tokens)
+                       or self._constraint_problem(request.response_format))
             if problem is None:
                 fitting.append(i)
                 continue
@@ -146,21 +169,31 @@ class LocalEngine(Engine):
                                   error=problem)
             if progress is not None:
                 progress(i, results[i])
+
+        def done(j: int, response: Response) -> None:
+            results[fitting[j]] = response
+            if progress is not None:
+                progress(fitting[j], response)
+
         sub = [requests[i] for i in fitting]
-        for batch in plan_batches(sub, [len(prompts[i]) for i in fitting], self._batch_size):
-            rows = [prompts[fitting[j]] for j in batch.indices]
-            responses = self._run_batch(batch, rows)
-            for j, response in zip(batch.indices, responses, strict=True):
-                results[fitting[j]] = response
-                if progress is not None:
-                    progress(fitting[j], response)
+        rows = [prompts[i] for i in fitting]
+        try:
+            previous: object = object()
+            for group in plan_groups(sub, [len(r) for r in rows]):
+                if self._decoder is not None and adapter_key(group.adapter) != previous:
+                    self._decoder.prefixes.clear()  # another adapter: other keys and values
+                    previous = adapter_key(group.adapter)
+                self._run_group(group, sub, rows, done)
+        finally:
+            if self._decoder is not None:
+                self._decoder.prefixes.clear()
         return [r for r in results if r is not None]
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._model = self._base = None
+        self._model = self._base = self._decoder = None
         gc.collect()
         if self._device == "cuda":
             torch.cuda.empty_cache()
@@ -182,15 +215,89 @@ class LocalEngine(Engine):
                     f"model's context of {limit} tokens")
         return None
 
-    # ---- one batch ---------------------------------------------------------------------------
+    def _constraint_problem(self, fmt: ResponseFormat | None) -> str | None:
+        if fmt is None:
+            return None
+        if self._decoder is None:
+            return ("constrained decoding on the local engine needs a model whose layers are "
+                    f"all full attention; {self._resolved.path} is not one")
+        if self._grammars is None:
+            vocab = self._base.get_output_embeddings().weight.shape[0]
+            self._grammars = Grammars(self._tokenizer, vocab, self._eos_ids)
+        try:
+            self._grammars.compiled(fmt)
+        except GrammarError as exc:
+            return str(exc)
+        return None
+
+    # ---- one group (one adapter, one set of parameters) ----------------------------------------
+
+    def _run_group(self, group: Group, requests: Sequence[Request], prompts: list[list[int]],
+                   done: Any) -> None:
+        # Loading an adapter is a one-off serving cost, not the requests' latency: do it first.
+        adapter_context = self._adapter_active(group.adapter)
+        if self._decoder is None or self._prompt_learning(group.adapter):
+            for start in range(0, len(group.indices), self._batch_size):
+                chunk = group.indices[start : start + self._batch_size]
+                batch = Batch(indices=chunk, adapter=group.adapter, params=group.params)
+                for j, response in self._generate_batch(batch, requests, prompts):
+                    done(j, response)
+            return
+        params = group.params
+        rows = [Row(index=j, prompt=prompts[j], max_tokens=params.max_tokens, stops=params.stop,
+                    matcher=self._matcher(requests[j].response_format))
+                for j in group.indices]
+        sampling = Sampling(temperature=params.temperature, top_p=params.top_p)
+        if sampling.temperature <= 0 and self._decoder.options.refill:
+            # Rows that share a prefix sit together, so rows admitted together share one.
+            rows.sort(key=lambda r: r.prompt)
+
+        def finished(row: Row) -> None:
+            done(row.index, self._response(row.tokens, len(row.prompt), row.seconds, params))
+
+        # A model error becomes an EngineError in the loop; what `done` raises (the progress
+        # callback: a spending limit) goes through as it is.
+        with adapter_context, torch.inference_mode():
+            self._decoder.run(rows, sampling, finished,
+                              rng=lambda: _seeded(params.seed, self._device))
+
+    def _matcher(self, fmt: ResponseFormat | None) -> Any:
+        if fmt is None:
+            return None
+        assert self._grammars is not None  # compiled when the request was checked
+        return self._grammars.matcher(fmt)
+
+    def _prompt_learning(self, adapter: AdapterRef | None) -> bool:
+        # Prompt-learning adapters (virtual tokens) need PeftModel.generate; LoRA does not.
+        if adapter is None or self._model is self._base:
+            return False
+        config = self._model.peft_config.get(serving_name(adapter))
+        return bool(getattr(config, "is_prompt_learning", False))
+
+    def _generate_batch(self, batch: Batch, requests: Sequence[Request],
+                        prompts: list[list[int]]) -> list[tuple[int, Response]]:
+        """The model.generate path, for models the own decode loop does not support."""
+        out: list[tuple[int, Response]] = []
+        plain = [j for j in batch.indices if requests[j].response_format is None]
+        for j in batch.indices:
+            if requests[j].response_format is not None:
+                out.append((j, Response(text="", prompt_tokens=len(prompts[j]),
+                                        finish_reason="error",
+                                        error="constrained decoding needs the own decode loop, "
+                                              "which this adapter (prompt learning) cannot use")))
+        if plain:
+            sub = Batch(indices=tuple(plain), adapter=batch.adapter, params=batch.params)
+            out += zip(plain, self._run_batch(sub, [prompts[j] for j in plain]), strict=True)
+        return out
+
+    # ---- one batch with model.generate -------------------------------------------------------
 
     def _run_batch(self, batch: Batch, rows: list[list[int]]) -> list[Response]:
         width = max(len(r) for r in rows)
         # Left padding: every prompt ends at the same column, where generation starts.
         input_ids = torch.tensor([[self._pad_id] * (width - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        # Loading an adapter is a one-off serving cost, not the requests' latency: do it first.
-        adapter_context = self._adapter_active(batch.adapter)
+        adapter_context = self._adapter_active(batch.adapter)  # loaded already: no cost here
         started = time.perf_counter()
         try:
             with adapter_context, torch.inference_mode(), self._rng(batch):

@@ -22,6 +22,8 @@ class LocalEngineSpec(LocalWeightsEngineSpec):
     max_loaded_adapters: int = Field(4, ge=1)
 
     serves_adapters: ClassVar[bool] = True
+    # Grammar-constrained decoding: xgrammar (harness/engines/_grammar.py, _decode.py).
+    output_constraints: ClassVar[frozenset[str]] = frozenset({"json_schema", "regex"})
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
         from harness.devices import resolve_dtype_name
