@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.arms.base import ArmContext
 from harness.golden import load_golden_set
+from harness.retrieval.metrics import retrieval_metrics
 from harness.retrieval.service import CorpusSearch
 from harness.runner import resolve_engines
 from harness.spec.suite import load_suite
@@ -47,6 +48,16 @@ def main() -> None:
         rag.prepare(examples)
         timings[label] = time.perf_counter() - started
         ctx.close()
+    # Retrieval quality on the golden set, in documents, at a few depths.
+    search = CorpusSearch(corpora, suite.base_dir, None)
+    corpus = rag_spec.corpus
+    gold = [e.gold_doc_ids for e in examples]
+    for k in (1, 3, 5):
+        hits = search.search(corpus, [e.user_text for e in examples], k=k)
+        m = retrieval_metrics([[h.doc_id for h in row] for row in hits], gold, k)
+        print(f"k={k}: recall@{k} {m[f'recall@{k}']:.3f}, MRR {m['mrr']:.3f}, "
+              f"nDCG@{k} {m[f'ndcg@{k}']:.3f} over {int(m['queries'])} examples with gold ids")
+    search.close()
     print(f"retrieval for {len(examples)} examples: cold {timings['cold']:.2f} s (index build "
           f"and embedder load included), warm {timings['warm']:.2f} s "
           f"({1000 * timings['warm'] / len(examples):.1f} ms per example)")

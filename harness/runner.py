@@ -446,7 +446,7 @@ def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
     finally:
         # What the engine noticed while serving (a pool member gone, ...) goes to the manifest.
         if warnings is not None:
-            warnings.extend(f"engine {engine_name}: {w}" for w in getattr(engine, "warnings", []))
+            warnings.extend(getattr(engine, "warnings", []))  # each names its engine
         # A judge on this engine reuses it (no second model load or server start).
         if judges is not None and judges.wants(engine_name):
             judges.adopt(engine_name, engine)
