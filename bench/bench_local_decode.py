@@ -15,7 +15,7 @@ through the model (prompt and padding columns, plus one per decode step and row)
 the forward calls: measures of work that do not depend on the machine's load.
 
     .venv/bin/python bench/bench_local_decode.py [--arms prompt] [--n 48] [--repeats 1]
-                                                  [--batch 16] [--with-cb]
+                                                  [--batch 16] [--with-cb] [--methods both]
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def main() -> None:
                         "batching (slow on CPU, see the report it prints)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--dtype", default=None, help="default: the suite's (auto)")
+    parser.add_argument("--methods", default=None, help="comma-separated subset to run "
+                        "(generate always runs: it is the reference)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -136,6 +138,9 @@ def main() -> None:
     if args.with_cb:
         methods["transformers-cb"] = lambda: continuous_batching(engine, requests, prompts,
                                                                  args.batch, texts)
+    if args.methods:
+        chosen = {"generate", *args.methods.split(",")}
+        methods = {name: run for name, run in methods.items() if name in chosen}
 
     seconds: dict[str, list[float]] = {name: [] for name in methods}
     cpu: dict[str, list[float]] = {name: [] for name in methods}
