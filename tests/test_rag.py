@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from harness.arms.base import ArmContext
-from harness.cli.main import cli
 from harness.runner import resolve_engines, run_suite
 from harness.spec.suite import load_suite
 from harness.store import load_run
 from tests.test_adapters_io import write_adapter
+from tests.test_extension_points import invoke, one_line
 
 DOCS = {
     "bikes.md": "# Bikes\n\nFull-size bikes are not allowed on trams or buses. Folded bikes "
@@ -66,17 +65,6 @@ def write_suite(tmp_path: Path, arms: list[dict[str, Any]] | None = None,
 def responses_of(run_dir: Path, arm: str) -> dict[str, dict]:
     lines = [json.loads(x) for x in (run_dir / "responses.jsonl").read_text().splitlines()]
     return {r["example_id"]: r for r in lines if r["arm"] == arm}
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
-
-
-def one_line(output: str) -> str:
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in output, output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
