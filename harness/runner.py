@@ -127,8 +127,7 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
     engines = resolve_engines(suite)
     for resolved in engines.values():
         warnings.extend(resolved.warnings)
-    cache_path = (suite.resolve(suite.output.cache) if suite.output.cache
-                  else suite.resolve(suite.output.runs_dir) / "cache.sqlite")
+    cache_path = suite.cache_path()
     search = CorpusSearch(suite.corpora, suite.base_dir, RetrievalCache(cache_path))
     try:
         return _run(suite, console, resume, new_run, max_cost, warnings, golden_sets,

@@ -13,15 +13,14 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from harness.cli.main import cli
 from harness.engines import ENGINES
 from harness.engines.base import Engine, EngineContext, EngineSpec, ResolvedEngine
 from harness.runner import run_suite
 from harness.spec.suite import load_suite
 from harness.store import load_run
 from harness.types import Request, Response
+from tests.cli_helpers import invoke, one_line
 from tests.conftest import REPO
 
 SCRIPTED = {"kind": "scripted", "default": "{user}"}
@@ -37,17 +36,6 @@ def write(tmp_path, suite: dict[str, Any], golden: list[dict] | None = None) -> 
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump({**base, **suite}, sort_keys=False))
     return str(path)
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
-
-
-def one_line(output: str) -> str:
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in output, output
-    return lines[0]
 
 
 # ---- a new engine kind, registered by a test, without editing any other file -----------------

@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from harness.cli.main import cli
 from harness.decision.analysis import TASKS
 from harness.decision.evaluate import evaluate
 from harness.judges._parse import JudgeParseError, parse_preference, parse_score, strip_echo
 from harness.judges._rubric import aggregate
 from harness.stats import WinCounts
 from harness.store import load_run
+from tests.cli_helpers import invoke, one_line
 from tests.conftest import CAPITALS, REPO
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -43,17 +42,6 @@ def write_suite(folder: Path, golden: list[dict] | None = None, **fields) -> Pat
     path = folder / "suite.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     return path
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
-
-
-def one_line(output: str) -> str:
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in output, output
-    return lines[0]
 
 
 def latest_run(folder: Path) -> Path:

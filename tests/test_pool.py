@@ -33,6 +33,7 @@ from harness.engines.openai_compat import GenerationAborted, OpenAICompatEngine,
 from harness.spec.base import ModelSpec
 from harness.store import load_run, read_jsonl_checked
 from harness.types import GenerationParams, Request
+from tests.cli_helpers import session_processes
 from tests.conftest import REPO
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -362,20 +363,6 @@ def test_two_vllm_servers_share_the_requests_and_load_an_adapter_only_where_it_i
         assert (name in loaded[i]) == bool(pool.adapters_served[i]), (i, loaded)
     assert not any(name in loaded_adapters(s) for s in vllm_pair)  # and unloaded at close
     assert sum(t.text != b.text for t, b in zip(responses[8:], responses[:8], strict=True)) > 4
-
-
-def session_processes(sid: int) -> list[int]:
-    """Every live process of session `sid` (a process started with start_new_session)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(entry.name))
-    return pids
 
 
 @pytest.mark.vllm

@@ -15,8 +15,8 @@ from harness.arms.base import ArmContext
 from harness.runner import resolve_engines, run_suite
 from harness.spec.suite import load_suite
 from harness.store import load_run
+from tests.cli_helpers import invoke, one_line
 from tests.test_adapters_io import write_adapter
-from tests.test_extension_points import invoke, one_line
 
 DOCS = {
     "bikes.md": "# Bikes\n\nFull-size bikes are not allowed on trams or buses. Folded bikes "

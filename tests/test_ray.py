@@ -26,6 +26,7 @@ import yaml
 from harness.runner import run_suite
 from harness.spec.suite import load_suite
 from harness.store import load_run, read_jsonl_checked
+from tests.cli_helpers import session_processes
 from tests.conftest import REPO
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
@@ -48,20 +49,6 @@ def write_suite(folder: Path, engine: dict, name: str = SUITE, **output) -> Path
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     return path
-
-
-def session_processes(sid: int) -> list[int]:
-    """Every live process of session `sid` (zombies are not running anything)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(entry.name))
-    return pids
 
 
 def stop_session(sid: int) -> list[int]:

@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from harness.cli.main import cli
 from harness.decision.analysis import TASKS
 from harness.decision.evaluate import evaluate
 from harness.scoring import build_scorer, scorer
 from harness.store import load_run
 from harness.types import Example, Response, Sample
+from tests.cli_helpers import invoke, one_line
 from tests.conftest import REPO
 
 GOLDEN = [{"id": f"q{i}", "instruction": f"say {i}", "output": f"say {i}"} for i in range(4)]
@@ -40,17 +39,6 @@ def write_suite(folder: Path, **fields) -> Path:
     path = folder / "suite.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     return path
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
-
-
-def one_line(output: str) -> str:
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in output, output
-    return lines[0]
 
 
 def scores_of(run_dir: Path) -> list[dict]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
-from harness.judges._client import JudgeEngines
+from harness.judges._base import Judge
 from harness.judges._inputs import judged_text, question_text
 from harness.judges._parse import JudgeParseError, clip, parse_preference, side, strip_echo
 from harness.judges._template import render
@@ -58,30 +58,15 @@ class PairTask:
                             "baseline_error": bool(self.baseline_error)})[:24]
 
 
-class PairwiseJudge:
+class PairwiseJudge(Judge):
     pairwise = True
 
     def __init__(self, name: str, spec: Any, template: str, system: str,
                  identity: dict[str, Any], pairs: tuple[tuple[str, str], ...],
                  calibration: Path | None):
-        self.name = name
-        self.spec = spec
-        self.template = template
-        self.system = system
-        self.identity = identity
+        super().__init__(name, spec, template, system, identity)
         self.pairs = pairs
         self.calibration = calibration
-        self.client: JudgeEngines | None = None
-
-    @property
-    def engines(self) -> list[str]:
-        return self.spec.engine_names()
-
-    def bind(self, client: JudgeEngines) -> None:
-        self.client = client
-
-    def key(self, engine_identities: list[dict[str, Any]]) -> str:
-        return stable_hash({"judge": self.identity, "engines": engine_identities})[:24]
 
     # ---- what to judge -------------------------------------------------------------------------
 

@@ -15,39 +15,23 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from harness.judges._client import JudgeEngines
+from harness.judges._base import Judge
 from harness.judges._inputs import context_text, judged_text, question_text
 from harness.judges._parse import JudgeParseError, ParsedScore, clip, parse_score, strip_echo
 from harness.judges._template import render
 from harness.scoring.bound import BoundScorer
 from harness.scoring.info import ScorerInfo
 from harness.spec.judge import PLACEHOLDER
-from harness.types import GenerationParams, Request, ResponseFormat, Sample, Score, stable_hash
+from harness.types import GenerationParams, Request, ResponseFormat, Sample, Score
 
 
-class RubricJudge:
+class RubricJudge(Judge):
     pairwise = False
 
     def __init__(self, name: str, spec: Any, template: str, system: str,
                  identity: dict[str, Any]):
-        self.name = name
-        self.spec = spec
-        self.template = template
-        self.system = system
-        self.identity = identity
+        super().__init__(name, spec, template, system, identity)
         self.low, self.high = (float(v) for v in spec.scale)
-        self.client: JudgeEngines | None = None
-
-    @property
-    def engines(self) -> list[str]:
-        return self.spec.engine_names()
-
-    def bind(self, client: JudgeEngines) -> None:
-        self.client = client
-
-    def key(self, engine_identities: list[dict[str, Any]]) -> str:
-        """What produced this judge's values: its config, prompt and engines."""
-        return stable_hash({"judge": self.identity, "engines": engine_identities})[:24]
 
     @property
     def info(self) -> ScorerInfo:

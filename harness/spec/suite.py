@@ -118,6 +118,11 @@ class Suite(Strict):
         p = Path(relative).expanduser()
         return p if p.is_absolute() else (self.base_dir / p).resolve()
 
+    def cache_path(self) -> Path:
+        """The response cache (sqlite; retrievals live in it too)."""
+        return (self.resolve(self.output.cache) if self.output.cache
+                else self.resolve(self.output.runs_dir) / "cache.sqlite")
+
     @property
     def scorer_specs(self) -> list[ScorerSpec]:
         return [ScorerSpec(name=s) if isinstance(s, str) else s for s in self.scorers]

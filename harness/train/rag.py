@@ -22,9 +22,7 @@ def rag_messages(job: TrainJob, examples: list[Example]) -> list[Example]:
     from harness.spec.suite import load_suite
 
     suite = load_suite(job.config_path, require_adapters=False)
-    cache_path = (suite.resolve(suite.output.cache) if suite.output.cache
-                  else suite.resolve(suite.output.runs_dir) / "cache.sqlite")
-    cache = RetrievalCache(cache_path)
+    cache = RetrievalCache(suite.cache_path())
     search = CorpusSearch(suite.corpora, suite.base_dir, cache)
     try:
         arm = ArmContext(suite, {}, search).arm(str(job.rag_arm))
