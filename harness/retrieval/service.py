@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 from harness.retrieval.cache import RetrievalCache, retrieval_key
-from harness.retrieval.corpus import corpus_hash, load_corpus
+from harness.retrieval.corpus import Document, corpus_hash, load_corpus
 from harness.retrieval.index import IndexPlan, IndexReport, index_identity, plan_index
 from harness.retrieval.store import Hit
 
@@ -48,6 +48,7 @@ class CorpusSearch:
         self.stats = SearchStats()
         self._plans: dict[str, IndexPlan] = {}
         self._identities: dict[str, str] = {}
+        self._documents: dict[str, list[Document]] = {}
         self._open: dict[str, Retriever] = {}
 
     def spec(self, corpus: str) -> CorpusSpec:
@@ -66,7 +67,7 @@ class CorpusSearch:
         """The index the corpus's files would give: corpus content, embedder, chunking."""
         if corpus not in self._identities:
             plan = self.plan(corpus)
-            docs = load_corpus(plan.corpus_path)
+            docs = self._documents[corpus] = load_corpus(plan.corpus_path)
             self._identities[corpus] = index_identity(corpus_hash(docs), plan.embedder,
                                                       plan.spec.chunking())
         return self._identities[corpus]
@@ -110,17 +111,20 @@ class CorpusSearch:
 
     def _retriever(self, corpus: str) -> Retriever:
         if corpus not in self._open:
-            from harness.retrieval.retriever import open_retriever
+            from harness.retrieval.index import update_index
+            from harness.retrieval.retriever import Retriever
 
-            retriever = open_retriever(self.spec(corpus), self.base_dir, build=True,
-                                       progress=self.progress, device=self.device)
-            if retriever.report is not None:
-                self.stats.index_reports.append(retriever.report)
-                if retriever.report.identity != self.index_identity(corpus):
-                    retriever.close()
-                    raise ConfigError(f"corpus '{corpus}' changed while the run read it: run "
-                                      "again")
-            self._open[corpus] = retriever
+            plan = self.plan(corpus)
+            self.index_identity(corpus)  # reads the documents once, for identity and index
+            store = plan.spec.retriever.open(plan.context)
+            try:
+                report = update_index(plan, store, progress=self.progress, device=self.device,
+                                      documents=self._documents[corpus])
+            except BaseException:
+                store.close()
+                raise
+            self.stats.index_reports.append(report)
+            self._open[corpus] = Retriever(plan, store, device=self.device, report=report)
         return self._open[corpus]
 
     def close(self) -> None:
