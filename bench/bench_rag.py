@@ -52,7 +52,7 @@ def main() -> None:
     search = CorpusSearch(corpora, suite.base_dir, None)
     corpus = rag_spec.corpus
     gold = [e.gold_doc_ids for e in examples]
-    for k in (1, 3, 5):
+    for k in (1, 2, 3, 5):
         hits = search.search(corpus, [e.user_text for e in examples], k=k)
         m = retrieval_metrics([[h.doc_id for h in row] for row in hits], gold, k)
         print(f"k={k}: recall@{k} {m[f'recall@{k}']:.3f}, MRR {m['mrr']:.3f}, "
