@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
+import marshal
 import re
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from harness.errors import DataError
 from harness.types import Example, Message, stable_hash
@@ -25,11 +28,75 @@ DEFAULT_CSV_COLUMNS = {"id": "id", "instruction": "instruction", "input": "input
                        "output": "output", "tags": "tags", "gold_doc_ids": "gold_doc_ids"}
 
 
+class ExampleStore(Sequence[Example]):
+    """Examples kept compact and rebuilt when read: each is marshal-encoded into one growing
+    buffer (about a quarter of the ~1 KB its objects take, and outside Python's small-object
+    heap, so it is handed back whole when the store goes), so a run holding a golden set of
+    100,000 examples costs tens of megabytes, not a hundred. Reading gives an equal Example,
+    not the same object."""
+
+    def __init__(self, examples: Iterable[Example] = ()):
+        self._buffer = bytearray()
+        self._ends = array("q")  # where each example's bytes end in the buffer
+        for example in examples:
+            self.append(example)
+
+    def append(self, e: Example) -> None:
+        self._buffer += marshal.dumps((
+            e.id, tuple((m["role"], m["content"]) for m in e.messages), e.reference, e.tags,
+            e.metadata, e.golden_set, e.gold_doc_ids))
+        self._ends.append(len(self._buffer))
+
+    def _decode(self, i: int) -> Example:
+        start = self._ends[i - 1] if i else 0
+        ex_id, messages, reference, tags, metadata, golden_set, gold = marshal.loads(
+            memoryview(self._buffer)[start:self._ends[i]])
+        return Example(id=ex_id, messages=tuple({"role": r, "content": c} for r, c in messages),
+                       reference=reference, tags=tags, metadata=metadata,
+                       golden_set=golden_set, gold_doc_ids=gold)
+
+    @classmethod
+    def chain(cls, parts: Iterable[Sequence[Example]]) -> ExampleStore:
+        """One store of the examples of several, in order (stores are copied as bytes, not
+        re-encoded)."""
+        out = cls()
+        for part in parts:
+            if isinstance(part, ExampleStore):
+                base = len(out._buffer)
+                out._buffer += part._buffer
+                out._ends.extend(base + end for end in part._ends)
+            else:
+                for example in part:
+                    out.append(example)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, index: int) -> Example: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Example]: ...
+
+    def __getitem__(self, index: int | slice) -> Example | list[Example]:
+        if isinstance(index, slice):
+            return [self._decode(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("example index out of range")
+        return self._decode(index)
+
+    def __iter__(self) -> Iterator[Example]:
+        return (self._decode(i) for i in range(len(self)))
+
+
 @dataclass
 class GoldenSet:
     name: str
     path: Path
-    examples: list[Example]
+    examples: Sequence[Example]  # a list, or an ExampleStore (load_golden_set(compact=True))
     warnings: list[str] = field(default_factory=list)
     guard: bool = False
 
@@ -47,12 +114,29 @@ def normalize_text(text: str) -> str:
 
 def load_golden_set(path: Path, *, name: str | None = None, fmt: str = "auto",
                     columns: dict[str, str] | None = None, limit: int | None = None,
-                    guard: bool = False) -> GoldenSet:
+                    guard: bool = False, compact: bool = False) -> GoldenSet:
+    """A golden set; compact=True streams the file into an ExampleStore (a run's golden sets:
+    they may hold 100,000 examples), else the examples are a list."""
     path = Path(path)
     name = name or path.stem
-    examples = load_examples(path, fmt=fmt, columns=columns, source=name)
-    if limit is not None:
-        examples = examples[:limit]
+    examples: Sequence[Example]
+    if compact:
+        examples = ExampleStore()
+        ids: set[str] = set()
+        duplicates: set[str] = set()
+        n = 0
+        for example in _iter_examples(path, fmt, columns, name):
+            n += 1
+            if example.id in ids:
+                duplicates.add(example.id)
+            ids.add(example.id)
+            if limit is None or len(examples) < limit:
+                examples.append(example)
+        _check_examples(path, n, duplicates)
+    else:
+        examples = load_examples(path, fmt=fmt, columns=columns, source=name)
+        if limit is not None:
+            examples = examples[:limit]
     golden = GoldenSet(name=name, path=path, examples=examples, guard=guard)
     golden.warnings.extend(duplicate_input_warnings(path, examples))
     return golden
@@ -62,26 +146,35 @@ def load_examples(path: Path, *, fmt: str = "auto", columns: dict[str, str] | No
                   source: str = "") -> list[Example]:
     """Read every example of a JSONL or CSV file; raise DataError naming file and line."""
     path = Path(path)
+    examples = list(_iter_examples(path, fmt, columns, source))
+    ids = Counter(e.id for e in examples)
+    _check_examples(path, len(examples), {i for i, n in ids.items() if n > 1})
+    return examples
+
+
+def _iter_examples(path: Path, fmt: str, columns: dict[str, str] | None,
+                   source: str) -> Iterator[Example]:
+    """Every example of a JSONL or CSV file, streamed; DataError names file and line."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if fmt == "csv" or (fmt == "auto" and path.suffix.lower() == ".csv"):
         try:
-            examples = list(_read_csv(path, columns or {}, source))
+            yield from _read_csv(path, columns or {}, source)
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save "
                             "the file as UTF-8") from None
         except csv.Error as exc:
             raise DataError(f"{path}: malformed CSV ({exc})") from None
     else:
-        examples = list(_read_jsonl(path, fmt, source))
-    if not examples:
+        yield from _read_jsonl(path, fmt, source)
+
+
+def _check_examples(path: Path, n: int, duplicates: set[str]) -> None:
+    if not n:
         raise DataError(f"{path}: no examples (the file is empty)")
-    ids = Counter(e.id for e in examples)
-    duplicates = sorted(i for i, n in ids.items() if n > 1)
     if duplicates:
-        shown = ", ".join(duplicates[:5]) + (" ..." if len(duplicates) > 5 else "")
+        shown = ", ".join(sorted(duplicates)[:5]) + (" ..." if len(duplicates) > 5 else "")
         raise DataError(f"{path}: duplicate example ids: {shown}")
-    return examples
 
 
 def duplicate_input_warnings(path: Path, examples: list[Example]) -> list[str]:

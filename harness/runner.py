@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from rich.progress import (
 from harness.arms.base import Arm, ArmContext
 from harness.engines.openai_compat import estimate_prompt_tokens
 from harness.errors import BudgetExceeded, ConfigError, EngineError
-from harness.golden import GoldenSet, load_golden_set, normalize_text
+from harness.golden import ExampleStore, GoldenSet, load_golden_set, normalize_text
 from harness.judges._client import JudgeEngines
 from harness.manifest import (
     ArmRecord,
@@ -59,8 +59,10 @@ from harness.store import (
     RunStore,
     example_uid,
     find_resumable_run,
+    iter_jsonl,
     new_run_dir,
     now_iso,
+    read_at,
 )
 from harness.types import Example, Request, Response, Sample, stable_hash
 
@@ -84,6 +86,8 @@ class WorkItem:
     example: Example
     request: Request
     key: str
+    a: int = 0  # the arm's and the example's index in the run's Plan
+    e: int = 0
 
     @property
     def uid(self) -> str:
@@ -115,14 +119,16 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
               max_cost: float | None = None) -> RunResult:
     console = console or Console()
     warnings: list[str] = []
+    # Compact: a golden set's examples are bytes until read (golden.ExampleStore).
     golden_sets = [
         load_golden_set(suite.resolve(spec.path), name=name, fmt=spec.format,
-                        columns=spec.columns, limit=limit or spec.limit, guard=spec.guard)
+                        columns=spec.columns, limit=limit or spec.limit, guard=spec.guard,
+                        compact=True)
         for spec, name in zip(suite.golden_sets, suite.golden_set_names, strict=True)
     ]
     for gs in golden_sets:
         warnings.extend(gs.warnings)
-    examples = [e for gs in golden_sets for e in gs.examples]
+    examples = ExampleStore.chain(gs.examples for gs in golden_sets)
 
     engines = resolve_engines(suite)
     for resolved in engines.values():
@@ -139,7 +145,7 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
 
 
 def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: float | None,
-         warnings: list[str], golden_sets: list[GoldenSet], examples: list[Example],
+         warnings: list[str], golden_sets: list[GoldenSet], examples: Sequence[Example],
          engines: dict[str, ResolvedEngine], ctx: ArmContext, cache_path: Path) -> RunResult:
     arms = [ctx.arm(spec.name) for spec in suite.arms]
     _refuse_few_shot_leakage(suite, arms, golden_sets)
@@ -178,24 +184,24 @@ def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: 
             manifest.previous_run = found.not_resumed
             warnings.append(found.not_resumed)
         store.write_manifest(manifest)
-        store.write_examples([
+        store.write_examples(
             {"uid": example_uid(e.golden_set, e.id), "id": e.id, "golden_set": e.golden_set,
              "tags": list(e.tags), "reference": e.reference, "prompt": e.user_text,
              "metadata": e.metadata, **({"gold_doc_ids": list(e.gold_doc_ids)}
                                         if e.gold_doc_ids else {})}
             for e in examples
-        ])
+        )
         counts = {"examples": len(examples), "arms": len(arms)}
         try:
             with _progress(console) as progress:
                 counts.update(_retrieve(arms, examples, ctx, progress))
-                items = work_items(arms, examples, engines)
-                counts.update(_generate(suite, engines, arms, items, store, cache, run_dir,
+                plan = Plan(arms, examples, engines)
+                counts.update(_generate(suite, engines, plan, store, cache, run_dir,
                                         progress, prices, spend, console, client,
                                         warnings=warnings))
                 store.sync()
-                counts["scores"] = _score(scorers, items, store, progress, counts)
-                counts.update(_judge_pairs(judges, engines, examples, items, store, progress))
+                counts["scores"] = _score(scorers, plan, store, progress, counts)
+                counts.update(_judge_pairs(judges, engines, plan, store, progress))
                 store.sync()
                 counts.update(client.counts.as_dict() if judges else {})
         except BaseException as exc:
@@ -302,7 +308,8 @@ def _manifest(suite: Suite, run_dir: Path, identity: str, parts: dict[str, str],
         run_id=run_dir.name, suite_name=suite.name, suite_path=str(suite.path),
         suite_hash=suite.content_hash(), input_identity=identity, input_parts=parts,
         suite=suite.model_dump(mode="json", exclude_unset=True),  # as written
-        golden_sets=[GoldenSetRecord(name=gs.name, path=str(gs.path), hash=gs.content_hash,
+        golden_sets=[GoldenSetRecord(name=gs.name, path=str(gs.path),
+                                     hash=parts[f"golden set {gs.name}"],
                                      n_examples=len(gs.examples), guard=gs.guard)
                      for gs in golden_sets],
         engines=[EngineRecord(name=r.name, kind=r.kind, identity=r.identity, model=r.model_label,
@@ -332,15 +339,110 @@ def scorer_key(spec: ScorerSpec, bound: BoundScorer) -> str:
                         "info": bound.info.as_dict()})[:24]
 
 
-def work_items(arms: list[Arm], examples: list[Example],
-               engines: dict[str, ResolvedEngine]) -> list[WorkItem]:
-    """Every (arm, example) with the request the arm sends and its cache key: built once, used
-    by generation and scoring alike."""
-    return [WorkItem(arm, ex, request, ResponseCache.key(engines[arm.engine].identity, request))
-            for arm in arms for ex in examples for request in [arm.build(ex)]]
+ITEM_CHUNK = 1024  # examples whose requests are built, and responses recorded, at a time
 
 
-def _retrieve(arms: list[Arm], examples: list[Example], ctx: ArmContext,
+class Plan:
+    """Every (arm, example) of a run, kept as columns instead of a WorkItem each: an arm
+    rebuilds its request when one is needed (cheap), while the cache key, which costs a hash,
+    is computed once and kept. For each (arm, example) the plan knows where its latest line
+    is in responses.jsonl and whether that line answers this very request, so scoring reads
+    responses back by offset, a chunk at a time, instead of holding them all.
+
+    Lines a resumed run finds in its files are matched by the hash() of their keys (64 bits,
+    within this process): what a set of every key would tell, in 8 bytes an entry.
+    """
+
+    def __init__(self, arms: list[Arm], examples: Sequence[Example],
+                 engines: dict[str, ResolvedEngine]):
+        import numpy as np
+
+        self.arms, self.examples = arms, examples
+        self.identities = [engines[arm.engine].identity for arm in arms]
+        shape = (len(arms), len(examples))
+        self.keys = np.zeros(shape, dtype="S64")  # request keys (b"" until computed)
+        self.offset = np.full(shape, -1, dtype=np.int64)  # latest line in responses.jsonl
+        self.answers = np.zeros(shape, dtype=bool)  # ... and it answers this request
+        # From a resumed run's file, until the keys are known: hash(request key) of the latest
+        # line, and of the latest successful one.
+        self.latest_hash = np.zeros(shape, dtype=np.int64)
+        self.good_hash = np.zeros(shape, dtype=np.int64)
+        self.has_good = np.zeros(shape, dtype=bool)
+        self._positions: dict[str, int] | None = None
+        self._decoded: tuple[range, list[Example]] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.arms) * len(self.examples)
+
+    def positions(self) -> dict[str, int]:
+        """uid -> example index (built on first use: only a resumed run needs it)."""
+        if self._positions is None:
+            self._positions = {example_uid(e.golden_set, e.id): i
+                               for i, e in enumerate(self.examples)}
+        return self._positions
+
+    def ranges(self) -> Iterator[range]:
+        """The examples in chunks of ITEM_CHUNK."""
+        for start in range(0, len(self.examples), ITEM_CHUNK):
+            yield range(start, min(len(self.examples), start + ITEM_CHUNK))
+
+    def decoded(self, examples: range) -> list[Example]:
+        """The examples of a chunk, read once for all arms (an ExampleStore decodes on read)."""
+        if self._decoded is None or self._decoded[0] != examples:
+            self._decoded = (examples, list(self.examples[examples.start:examples.stop]))
+        return self._decoded[1]
+
+    def items(self, a: int, examples: range) -> list[WorkItem]:
+        arm, identity = self.arms[a], self.identities[a]
+        out = []
+        for e, example in zip(examples, self.decoded(examples), strict=True):
+            request = arm.build(example)
+            key = self.keys[a, e]
+            if key:
+                key = key.decode("ascii")
+            else:
+                key = ResponseCache.key(identity, request)
+                self.keys[a, e] = key.encode("ascii")
+            out.append(WorkItem(arm, example, request, key, a, e))
+        return out
+
+    def read_responses(self, path: Path) -> None:
+        """What a resumed run already wrote: per (arm, example) its latest line and the latest
+        successful one (a resumed run appends what it redid: the last line wins)."""
+        arm_index = {arm.name: a for a, arm in enumerate(self.arms)}
+        for offset, r in iter_jsonl(path):
+            a = arm_index.get(r.get("arm"))
+            e = self.positions().get(r.get("uid") or r.get("example_id"))
+            if a is None or e is None:
+                continue
+            key_hash = hash(str(r.get("request_key")))
+            self.offset[a, e], self.latest_hash[a, e] = offset, key_hash
+            if not r.get("error"):
+                self.good_hash[a, e], self.has_good[a, e] = key_hash, True
+
+    def check(self, item: WorkItem) -> bool:
+        """Once the item's key is known: does its latest line answer it? Returns whether a
+        successful line for this exact request is there already (nothing to generate)."""
+        a, e, key_hash = item.a, item.e, hash(item.key)
+        self.answers[a, e] = bool(self.offset[a, e] >= 0) and int(
+            self.latest_hash[a, e]) == key_hash
+        return bool(self.has_good[a, e]) and int(self.good_hash[a, e]) == key_hash
+
+    def recorded(self, item: WorkItem, offset: int) -> None:
+        self.offset[item.a, item.e] = offset
+        self.answers[item.a, item.e] = True
+
+
+def _response_record(item: WorkItem, response: Response) -> dict[str, Any]:
+    return {"arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
+            "golden_set": item.example.golden_set, **response.as_dict(),
+            "request_key": item.key,
+            **({"contexts": [asdict(c) for c in item.request.contexts]}
+               if item.request.contexts else {})}
+
+
+def _retrieve(arms: list[Arm], examples: Sequence[Example], ctx: ArmContext,
               progress: Progress) -> dict[str, int]:
     """Every arm's one-off preparation before its requests are built: RAG arms retrieve for
     all examples in one batch (cached per query)."""
@@ -361,53 +463,63 @@ def _retrieve(arms: list[Arm], examples: list[Example], ctx: ArmContext,
     return out
 
 
-def _generate(suite: Suite, engines: dict[str, ResolvedEngine], arms: list[Arm],
-              items: list[WorkItem], store: RunStore, cache: ResponseCache, run_dir: Path,
-              progress: Progress, prices: dict[str, PriceSpec | None], spend: Spend,
-              console: Console, judges: JudgeEngines | None = None, *,
+def _generate(suite: Suite, engines: dict[str, ResolvedEngine], plan: Plan, store: RunStore,
+              cache: ResponseCache, run_dir: Path, progress: Progress,
+              prices: dict[str, PriceSpec | None], spend: Spend, console: Console,
+              judges: JudgeEngines | None = None, *,
               warnings: list[str] | None = None) -> dict[str, int]:
-    # Done = a whole, successful line for this exact request key; anything else is redone.
-    done = {(r.get("arm"), r.get("uid") or r.get("example_id"), r.get("request_key"))
-            for r in store.response_records() if not r.get("error")}
-    todo = [i for i in items if (i.arm.name, i.uid, i.key) not in done]
-    counts = {"responses": len(items) - len(todo), "cached_responses": 0,
-              "generated_responses": 0, "arm_errors": 0}
-    task = progress.add_task("generating", total=len(items), completed=counts["responses"])
+    """Every (arm, example) without a successful line for its request gets one: from the
+    cache (looked up a chunk of keys at a time, written a chunk of lines at a time), else from
+    its engine. Done = a whole, successful line for this exact request key; anything else is
+    redone."""
+    if store.responses.path.stat().st_size:
+        plan.read_responses(store.responses.path)
+    counts = {"responses": 0, "cached_responses": 0, "generated_responses": 0,
+              "arm_errors": 0}
+    task = progress.add_task("generating", total=plan.size)
 
     def record(item: WorkItem, response: Response) -> None:
-        store.responses.append({
-            "arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
-            "golden_set": item.example.golden_set, **response.as_dict(),
-            "request_key": item.key,
-            **({"contexts": [asdict(c) for c in item.request.contexts]}
-               if item.request.contexts else {}),
-        })
+        plan.recorded(item, store.responses.append(_response_record(item, response)))
+        counted(response)
+        progress.advance(task)
+
+    def counted(response: Response) -> None:
         counts["responses"] += 1
         counts["cached_responses" if response.cached else "generated_responses"] += 1
         if response.failed:
             counts["arm_errors"] += 1
-        progress.advance(task)
 
-    misses: list[WorkItem] = []
-    for item in todo:
-        hit = cache.get(item.key)
-        if hit is not None:
-            record(item, hit)
-        else:
-            misses.append(item)
-    if not misses:
+    misses: list[list[WorkItem]] = [[] for _ in plan.arms]  # per arm: the arm-major order
+    for examples in plan.ranges():
+        for a in range(len(plan.arms)):
+            todo = []
+            for item in plan.items(a, examples):
+                if plan.check(item):
+                    counts["responses"] += 1
+                else:
+                    todo.append(item)
+            hits = cache.get_many([i.key for i in todo])
+            found = [(i, hits[i.key]) for i in todo if i.key in hits]
+            offsets = store.responses.append_many([_response_record(i, r) for i, r in found])
+            for (item, response), offset in zip(found, offsets, strict=True):
+                plan.recorded(item, offset)
+                counted(response)
+            misses[a] += [i for i in todo if i.key not in hits]
+            progress.advance(task, len(examples) - len(todo) + len(found))
+    flat = [i for arm_misses in misses for i in arm_misses]
+    if not flat:
         return counts
     estimate = sum(prices[i.arm.name].per_call(estimate_prompt_tokens(i.request),
                                                i.request.params.max_tokens)
-                   for i in misses if prices[i.arm.name] is not None)
+                   for i in flat if prices[i.arm.name] is not None)
     if estimate > 0:
-        console.print(f"estimated cost of generating {len(misses)} responses: at most "
+        console.print(f"estimated cost of generating {len(flat)} responses: at most "
                       f"{estimate:.4f} {spend.currency} (prompt tokens estimated, every answer "
                       "at max_tokens)", highlight=False)
 
-    for engine_name in dict.fromkeys(i.arm.engine for i in misses):
-        group = [i for i in misses if i.arm.engine == engine_name]
-        _generate_on(suite, engine_name, engines[engine_name], group, arms, cache, record,
+    for engine_name in dict.fromkeys(i.arm.engine for i in flat):
+        group = [i for i in flat if i.arm.engine == engine_name]
+        _generate_on(suite, engine_name, engines[engine_name], group, plan.arms, cache, record,
                      run_dir, progress, task, prices, spend, judges,
                      warnings=warnings if warnings is not None else [])
     return counts
@@ -453,82 +565,127 @@ def _generate_on(suite: Suite, engine_name: str, resolved: ResolvedEngine,
             engine.close()
 
 
-def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], items: list[WorkItem],
-           store: RunStore, progress: Progress, counts: dict[str, int] | None = None) -> int:
-    responses = _latest_responses(store)
-    # An evaluator error is not done: a resumed run asks the scorer (or judge) again.
-    done = {(r.get("arm"), r.get("uid"), r.get("scorer"), r.get("score_key"))
-            for r in store.score_records() if not r.get("error")}
+def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], plan: Plan, store: RunStore,
+           progress: Progress, counts: dict[str, int] | None = None) -> int:
+    """Every scorer on every (arm, example) whose latest response answers its request, a chunk
+    of examples at a time (responses read back once per chunk for all scorers), each chunk of
+    SCORE_CHUNK scores written as soon as it is scored."""
     counts = counts if counts is not None else {}
-    total = 0
-    task = progress.add_task("scoring", total=None)
-    for name, (spec, bound) in scorers.items():
-        key = scorer_key(spec, bound)
-        wanted = [i for i in items if (spec.arms is None or i.arm.name in spec.arms)
-                  and (spec.golden_sets is None or i.example.golden_set in spec.golden_sets)]
-        total += len(wanted)
-        progress.update(task, total=total, description=f"scoring {name}")
-        todo = []
-        for item in wanted:
-            response = responses.get((item.arm.name, item.uid))
-            if response is None or response.get("request_key") != item.key:
-                continue  # never score an answer to another request
-            score_key = stable_hash({"scorer": key, "request": response["request_key"],
-                                     "reference": item.example.reference})[:24]
-            if (item.arm.name, item.uid, name, score_key) not in done:
-                todo.append((item, response, score_key))
-        progress.advance(task, len(wanted) - len(todo))
-        # In chunks, each written as soon as it is scored: a killed run keeps what it scored.
-        for start in range(0, len(todo), SCORE_CHUNK):
-            chunk = todo[start:start + SCORE_CHUNK]
-            samples = [Sample(item.example, Response.from_dict(r), item.request, item.arm.name,
-                              item.request.contexts)
-                       for item, r, _ in chunk]
-            scores = bound.score_samples(samples)
-            for (item, response, score_key), score in zip(chunk, scores, strict=True):
-                store.scores.append({
-                    "arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
-                    "golden_set": item.example.golden_set, "scorer": name,
-                    "value": None if score.failed else float(score.value),
-                    "explanation": score.explanation, "answer": score.answer,
-                    "score_key": score_key, "request_key": response["request_key"],
-                    **({"error": score.error} if score.failed else {})})
-                if score.failed:
-                    counts[f"evaluator_errors:{name}"] = (
-                        counts.get(f"evaluator_errors:{name}", 0) + 1)
-            progress.advance(task, len(chunk))
+    keys = {name: scorer_key(spec, bound) for name, (spec, bound) in scorers.items()}
+    wanted = {name: ([a for a, arm in enumerate(plan.arms)
+                      if spec.arms is None or arm.name in spec.arms],
+                     None if spec.golden_sets is None else set(spec.golden_sets))
+              for name, (spec, _) in scorers.items()}
+    in_sets = {name: len(plan.examples) if sets is None else
+               sum(1 for e in plan.examples if e.golden_set in sets)
+               for name, (_, sets) in wanted.items()}
+    total = sum(len(arms) * in_sets[name] for name, (arms, _) in wanted.items())
+    done = _scores_done(store, plan, scorers) if store.scores.path.stat().st_size else {}
+    task = progress.add_task("scoring", total=total)
+    arms_needed = sorted({a for arms, _ in wanted.values() for a in arms})
+    for examples in plan.ranges():
+        items = {a: plan.items(a, examples) for a in arms_needed}
+        responses = _read_answers(plan, store, [i for a in arms_needed for i in items[a]])
+        for name, (_spec, bound) in scorers.items():
+            progress.update(task, description=f"scoring {name}")
+            arms, sets = wanted[name]
+            hashes, present = done.get(name, (None, None))
+            todo, asked = [], 0
+            for a in arms:
+                for item in items[a]:
+                    if sets is not None and item.example.golden_set not in sets:
+                        continue
+                    asked += 1
+                    response = responses.get((item.a, item.e))
+                    if response is None:
+                        continue  # never score an answer to another request
+                    score_key = stable_hash({"scorer": keys[name],
+                                             "request": response["request_key"],
+                                             "reference": item.example.reference})[:24]
+                    # An evaluator error is not done: a resumed run asks the scorer again.
+                    if present is not None and present[a, item.e] and (
+                            int(hashes[a, item.e]) == hash(score_key)):
+                        continue
+                    todo.append((item, response, score_key))
+            progress.advance(task, asked - len(todo))
+            # In chunks, each written as soon as it is scored: a killed run keeps what it scored.
+            for start in range(0, len(todo), SCORE_CHUNK):
+                chunk = todo[start:start + SCORE_CHUNK]
+                samples = [Sample(item.example, Response.from_dict(r), item.request,
+                                  item.arm.name, item.request.contexts)
+                           for item, r, _ in chunk]
+                scores = bound.score_samples(samples)
+                records = []
+                for (item, response, score_key), score in zip(chunk, scores, strict=True):
+                    records.append({
+                        "arm": item.arm.name, "uid": item.uid, "example_id": item.example.id,
+                        "golden_set": item.example.golden_set, "scorer": name,
+                        "value": None if score.failed else float(score.value),
+                        "explanation": score.explanation, "answer": score.answer,
+                        "score_key": score_key, "request_key": response["request_key"],
+                        **({"error": score.error} if score.failed else {})})
+                    if score.failed:
+                        counts[f"evaluator_errors:{name}"] = (
+                            counts.get(f"evaluator_errors:{name}", 0) + 1)
+                store.scores.append_many(records)
+                progress.advance(task, len(chunk))
     return total
 
 
-def _latest_responses(store: RunStore) -> dict[tuple[str, str], dict[str, Any]]:
-    responses: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in store.response_records():
-        responses[(r["arm"], r.get("uid") or r["example_id"])] = r  # the last line wins
-    return responses
+def _read_answers(plan: Plan, store: RunStore,
+                  items: list[WorkItem]) -> dict[tuple[int, int], dict[str, Any]]:
+    """(arm index, example index) -> the latest response line of the items it answers."""
+    wanted = sorted((int(plan.offset[i.a, i.e]), (i.a, i.e)) for i in items
+                     if plan.answers[i.a, i.e])
+    lines = read_at(store.responses.path, [offset for offset, _ in wanted])
+    return {where: line for (_, where), line in zip(wanted, lines, strict=True)}
 
 
-def _judge_pairs(judges: dict[str, Any], engines: dict[str, ResolvedEngine],
-                 examples: list[Example], items: list[WorkItem], store: RunStore,
-                 progress: Progress) -> dict[str, int]:
+def _scores_done(store: RunStore, plan: Plan,
+                 scorers: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """What a resumed run already scored: scorer -> (hash(score key), present) per (arm,
+    example), from the successful lines of scores.jsonl."""
+    import numpy as np
+
+    arm_index = {arm.name: a for a, arm in enumerate(plan.arms)}
+    shape = (len(plan.arms), len(plan.examples))
+    done: dict[str, tuple[Any, Any]] = {}
+    for _, r in iter_jsonl(store.scores.path):
+        name = r.get("scorer")
+        a = arm_index.get(r.get("arm"))
+        e = plan.positions().get(r.get("uid"))
+        if name not in scorers or a is None or e is None or r.get("error"):
+            continue
+        if name not in done:
+            done[name] = (np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=bool))
+        hashes, present = done[name]
+        hashes[a, e], present[a, e] = hash(str(r.get("score_key"))), True
+    return done
+
+
+def _judge_pairs(judges: dict[str, Any], engines: dict[str, ResolvedEngine], plan: Plan,
+                 store: RunStore, progress: Progress) -> dict[str, int]:
     """Every pairwise judge on its pairs (and its calibration pairs), in both orders, each
     chunk written to judgements.jsonl as soon as it is judged."""
     pairwise = {name: j for name, j in judges.items() if j.pairwise}
     if not pairwise:
         return {}
-    responses = _latest_responses(store)
     answers = {}
-    for item in items:
-        r = responses.get((item.arm.name, item.uid))
-        if r is not None and r.get("request_key") == item.key:  # this request's own answer
-            answers[(item.arm.name, item.uid)] = Sample(item.example, Response.from_dict(r),
-                                                        item.request, item.arm.name)
+    for examples in plan.ranges():
+        items = [i for a in range(len(plan.arms)) for i in plan.items(a, examples)]
+        responses = _read_answers(plan, store, items)
+        for item in items:
+            r = responses.get((item.a, item.e))
+            if r is not None:  # this request's own answer
+                answers[(item.arm.name, item.uid)] = Sample(item.example, Response.from_dict(r),
+                                                            item.request, item.arm.name)
     done = {(r.get("judge"), r.get("uid"), r.get("arm"), r.get("baseline"),
              r.get("judgement_key")) for r in store.judgement_records() if not r.get("error")}
     counts: dict[str, int] = {"judgements": 0}
     task = progress.add_task("judging", total=None)
     for name, judge in pairwise.items():
         key = judge_key(judge, engines)
-        tasks = judge.tasks(examples, answers) + judge.calibration_tasks()
+        tasks = judge.tasks(plan.examples, answers) + judge.calibration_tasks()
         todo = [t for t in tasks
                 if (name, t.uid, t.arm, t.baseline, t.key(key)) not in done]
         counts["judgements"] += len(tasks)

@@ -23,16 +23,28 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunError
+from harness.jsonl_io import (  # noqa: F401  (re-exported: the run store's readers)
+    JsonlRead,
+    iter_jsonl,
+    read_at,
+    read_jsonl,
+    read_jsonl_checked,
+)
 from harness.manifest import RunManifest, read_manifest
-from harness.types import Request, Response, stable_hash
+from harness.types import Request, Response, example_uid, stable_hash
+
+if TYPE_CHECKING:  # pandas is imported by what reads runs back, not by what writes them
+    import pandas as pd
+
+    from harness.run_tables import RunTables
 
 MANIFEST = "manifest.json"
 EXAMPLES = "examples.jsonl"
@@ -40,15 +52,11 @@ RESPONSES = "responses.jsonl"
 SCORES = "scores.jsonl"
 JUDGEMENTS = "judgements.jsonl"  # pairwise judges: one line per example and pair of arms
 LOCK = ".lock"
+GET_CHUNK = 500  # cache keys looked up per sqlite query (well under its 32,766 variables)
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def example_uid(golden_set: str, example_id: str) -> str:
-    """The identity of an example everywhere: its golden set and its id within that set."""
-    return f"{golden_set}/{example_id}" if golden_set else str(example_id)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -92,6 +100,9 @@ def write_all(fd: int, blob: bytes) -> None:
         view = view[written:]
 
 
+_LINE = json.JSONEncoder(ensure_ascii=False, default=str)  # as json.dumps(r, ...) per line
+
+
 class JsonlAppender:
     """Appends one JSON object per line. A record is one write of the whole line, checked for
     length; if a write fails part-way, the partial line is cut off again (truncate), so every
@@ -114,16 +125,31 @@ class JsonlAppender:
                 if f.read(1) != b"\n":
                     write_all(self._fd, b"\n")
 
-    def append(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    def append(self, record: dict[str, Any]) -> int:
+        """Append one record; returns the byte offset its line starts at."""
+        return self.append_many([record])[0]
+
+    def append_many(self, records: list[dict[str, Any]]) -> list[int]:
+        """Append records as whole lines in one write (what is already known goes out
+        together: a chunk of cached responses, a chunk of scores); returns each line's byte
+        offset. A failed write is cut back off, so no record is ever half on disk but the torn
+        tail of a killed process."""
+        lines = [(_LINE.encode(r) + "\n").encode("utf-8") for r in records]
+        if not lines:
+            return []
         with self._lock:
             start = os.fstat(self._fd).st_size
             try:
-                write_all(self._fd, line)
+                write_all(self._fd, b"".join(lines))
             except OSError:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, start)  # whole or absent, never glued to the next
                 raise
+        offsets, at = [], start
+        for line in lines:
+            offsets.append(at)
+            at += len(line)
+        return offsets
 
     def sync(self) -> None:
         """fsync: called at stage boundaries (after generation, after scoring)."""
@@ -137,44 +163,6 @@ class JsonlAppender:
                 os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
-
-
-@dataclass
-class JsonlRead:
-    records: list[dict[str, Any]]
-    torn_offsets: list[int] = field(default_factory=list)  # byte offsets of skipped lines
-
-
-def read_jsonl_checked(path: Path) -> JsonlRead:
-    """Every whole record of a JSONL file, and the byte offsets of the lines skipped (a torn
-    tail, or any line that is not a whole JSON object, whatever its bytes)."""
-    out = JsonlRead([])
-    if not path.is_file():
-        return out
-    offset = 0
-    with open(path, "rb") as f:
-        for raw in f:
-            start = offset
-            offset += len(raw)
-            if not raw.endswith(b"\n"):
-                out.torn_offsets.append(start)
-                break
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                if raw.strip():
-                    out.torn_offsets.append(start)
-                continue
-            if isinstance(record, dict):
-                out.records.append(record)
-            else:
-                out.torn_offsets.append(start)
-    return out
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All whole records of a JSONL file; torn lines (from a killed writer) are skipped."""
-    return read_jsonl_checked(path).records
 
 
 class RunLocked(RunError):
@@ -208,10 +196,23 @@ class RunStore:
     def write_manifest(self, manifest: RunManifest) -> None:
         write_json_atomic(self.manifest_path, manifest.to_json())
 
-    def write_examples(self, records: list[dict[str, Any]]) -> None:
+    def write_examples(self, records: Iterable[dict[str, Any]]) -> None:
         # Written whole (atomically): the examples are known before any generation starts.
-        blob = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
-        write_bytes_atomic(self.run_dir / EXAMPLES, blob.encode("utf-8"))
+        # Streamed into the temporary file: a large golden set is never one string in memory.
+        path = self.run_dir / EXAMPLES
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for r in records:
+                    f.write((json.dumps(r, ensure_ascii=False, default=str) + "\n")
+                            .encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def response_records(self) -> list[dict[str, Any]]:
         return read_jsonl(self.run_dir / RESPONSES)
@@ -306,21 +307,40 @@ def find_resumable_run(suite_runs_dir: Path, input_identity: str,
 
 @dataclass
 class RunData:
-    """A finished (or partial) run read back from disk: the input of reports and decisions."""
+    """A finished (or partial) run read back from disk: the input of reports and decisions.
+
+    `tables` holds what decisions and reports use, compactly (harness/run_tables.py: numpy
+    columns per arm and scorer, texts read back by offset), built in one streaming pass per
+    file, so a run of any size is read in memory proportional to its examples, not its lines.
+    `examples`, `responses` and `scores` are the whole files as DataFrames, read on first use
+    (convenient for tests and notebooks; what the harness itself reads never needs them).
+    """
 
     run_dir: Path
     manifest: RunManifest
-    examples: pd.DataFrame  # uid, id, golden_set, tags, reference, prompt, metadata, gold_doc_ids
-    responses: pd.DataFrame  # arm, uid, example_id, golden_set, text, tokens, ..., contexts
-    scores: pd.DataFrame  # arm, uid, example_id, scorer, value, explanation, answer, error
+    tables: RunTables
     torn_lines: dict[str, list[int]] = field(default_factory=dict)
     # judge, uid, arm, baseline, orders, outcome, consistent, error, calibration, human, ...
-    judgements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=_JUDGEMENT_COLUMNS))
+    judgements: pd.DataFrame = field(default_factory=lambda: _empty_judgements())
 
     @property
     def complete(self) -> bool:
         return self.manifest.status == "complete"
+
+    @cached_property
+    def examples(self) -> pd.DataFrame:
+        """uid, id, golden_set, tags, reference, prompt, metadata, gold_doc_ids"""
+        return _frames(self.run_dir)[0]
+
+    @cached_property
+    def responses(self) -> pd.DataFrame:
+        """arm, uid, example_id, golden_set, text, tokens, ..., contexts (last line wins)"""
+        return _frames(self.run_dir)[1]
+
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        """arm, uid, example_id, scorer, value, explanation, answer, error (last line wins)"""
+        return _frames(self.run_dir)[2]
 
     def score_matrix(self, scorer: str) -> pd.DataFrame:
         """example uid x arm table of one scorer's values (NaN where missing)."""
@@ -340,7 +360,44 @@ _JUDGEMENT_COLUMNS = ["judge", "uid", "example_id", "golden_set", "arm", "baseli
                       "judgement_key"]
 
 
+def _empty_judgements() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=_JUDGEMENT_COLUMNS)
+
+
+def _frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """examples, responses and scores of a run as whole DataFrames (last line wins)."""
+    import pandas as pd
+
+    example_rows = read_jsonl(run_dir / EXAMPLES)
+    # Runs before (set, id) identity had no uid: derive it, as every id was then set-unique.
+    set_of: dict[str, str] = {}
+    for r in example_rows:
+        r.setdefault("uid", example_uid(r.get("golden_set", ""), str(r.get("id"))))
+        set_of.setdefault(str(r.get("id")), r.get("golden_set", ""))
+    records = {}
+    for name in (RESPONSES, SCORES):
+        records[name] = read_jsonl(run_dir / name)
+        for r in records[name]:
+            if "uid" not in r:
+                gs = r.get("golden_set") or set_of.get(str(r.get("example_id")), "")
+                r["golden_set"] = gs
+                r["uid"] = example_uid(gs, str(r.get("example_id")))
+    examples = pd.DataFrame(example_rows, columns=_EXAMPLE_COLUMNS)
+    responses = pd.DataFrame(records[RESPONSES], columns=_RESPONSE_COLUMNS)
+    scores = pd.DataFrame(records[SCORES], columns=_SCORE_COLUMNS)
+    # Keep the last record when a resumed run wrote one twice.
+    responses = responses.drop_duplicates(["arm", "uid"], keep="last")
+    scores = scores.drop_duplicates(["arm", "uid", "scorer"], keep="last")
+    return examples, responses, scores
+
+
 def load_run(run_dir: str | Path) -> RunData:
+    import pandas as pd
+
+    from harness.run_tables import read_tables
+
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: run directory not found")
@@ -351,32 +408,15 @@ def load_run(run_dir: str | Path) -> RunData:
     if not (run_dir / EXAMPLES).is_file():
         raise RunError(f"{run_dir}: incomplete run: {EXAMPLES} is missing")
     torn: dict[str, list[int]] = {}
-    reads = {}
-    for name in (EXAMPLES, RESPONSES, SCORES, JUDGEMENTS):
-        reads[name] = read_jsonl_checked(run_dir / name)
-        if reads[name].torn_offsets:
-            torn[name] = reads[name].torn_offsets
-    example_rows = reads[EXAMPLES].records
-    # Runs before (set, id) identity had no uid: derive it, as every id was then set-unique.
-    set_of: dict[str, str] = {}
-    for r in example_rows:
-        r.setdefault("uid", example_uid(r.get("golden_set", ""), str(r.get("id"))))
-        set_of.setdefault(str(r.get("id")), r.get("golden_set", ""))
-    for name in (RESPONSES, SCORES):
-        for r in reads[name].records:
-            if "uid" not in r:
-                gs = r.get("golden_set") or set_of.get(str(r.get("example_id")), "")
-                r["golden_set"] = gs
-                r["uid"] = example_uid(gs, str(r.get("example_id")))
-    examples = pd.DataFrame(example_rows, columns=_EXAMPLE_COLUMNS)
-    responses = pd.DataFrame(reads[RESPONSES].records, columns=_RESPONSE_COLUMNS)
-    scores = pd.DataFrame(reads[SCORES].records, columns=_SCORE_COLUMNS)
-    # Keep the last record when a resumed run wrote one twice.
-    responses = responses.drop_duplicates(["arm", "uid"], keep="last")
-    scores = scores.drop_duplicates(["arm", "uid", "scorer"], keep="last")
-    judgements = pd.DataFrame(reads[JUDGEMENTS].records, columns=_JUDGEMENT_COLUMNS)
+    tables = read_tables(run_dir, (EXAMPLES, RESPONSES, SCORES), torn)
+    read = read_jsonl_checked(run_dir / JUDGEMENTS)
+    if read.torn_offsets:
+        torn[JUDGEMENTS] = read.torn_offsets
+    judgements = pd.DataFrame(read.records, columns=_JUDGEMENT_COLUMNS)
     judgements = judgements.drop_duplicates(["judge", "uid", "arm", "baseline"], keep="last")
-    return RunData(run_dir, manifest, examples, responses, scores, torn, judgements)
+    torn = {name: torn[name] for name in (EXAMPLES, RESPONSES, SCORES, JUDGEMENTS)
+            if name in torn}
+    return RunData(run_dir, manifest, tables, torn, judgements)
 
 
 class ResponseCache:
@@ -415,16 +455,56 @@ class ResponseCache:
         response = Response.from_dict(data)
         return None if response.failed else response
 
+    def get_many(self, keys: list[str]) -> dict[str, Response]:
+        """The cached, successful responses of `keys` (absent keys are left out), looked up
+        GET_CHUNK keys per query instead of one query each."""
+        found: dict[str, Response] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), GET_CHUNK):
+            chunk = unique[start:start + GET_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT key, response FROM responses WHERE key IN ({marks})",
+                    chunk).fetchall()
+            for key, blob in rows:
+                data = json.loads(blob)
+                data["cached"] = True
+                response = Response.from_dict(data)
+                if not response.failed:
+                    found[key] = response
+        return found
+
     def put(self, key: str, response: Response) -> None:
-        if response.failed:
+        self.put_many([(key, response)])
+
+    def put_many(self, items: list[tuple[str, Response]]) -> None:
+        """Store many responses in one transaction (failed ones are skipped)."""
+        rows = []
+        stamp = now_iso()
+        for key, response in items:
+            if response.failed:
+                continue
+            data = response.as_dict()
+            data["cached"] = False
+            rows.append((key, json.dumps(data, ensure_ascii=False), stamp))
+        if not rows:
             return
-        data = response.as_dict()
-        data["cached"] = False
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO responses (key, response, created_at) VALUES (?, ?, ?)",
-                (key, json.dumps(data, ensure_ascii=False), now_iso()),
-            )
+            if len(rows) == 1:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO responses (key, response, created_at) "
+                    "VALUES (?, ?, ?)", rows[0])
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO responses (key, response, created_at) "
+                    "VALUES (?, ?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
 
+# One encoder for every hash: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def stable_hash(obj: Any) -> str:
     """sha256 of a canonical JSON rendering: the same data gives the same hash everywhere."""
-    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    blob = _CANONICAL.encode(obj)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -56,7 +60,9 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # What dataclasses.asdict gives, without its deep copy (every field is a scalar but
+        # `stop`): it ran for every request's cache key.
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__}
         d["stop"] = list(self.stop)
         return d
 
@@ -127,7 +133,9 @@ class Response:
     model: str = ""  # the model the server says answered (HTTP engines), when it says
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # dataclasses.asdict without its deep copy: every field is a scalar (one call per
+        # response recorded or cached).
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     @property
     def failed(self) -> bool:
@@ -186,3 +194,8 @@ class Score:
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+
+def example_uid(golden_set: str, example_id: str) -> str:
+    """The identity of an example everywhere: its golden set and its id within that set."""
+    return f"{golden_set}/{example_id}" if golden_set else str(example_id)

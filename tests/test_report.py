@@ -45,9 +45,11 @@ def test_reports_are_markdown_plot_json_and_junit_named_after_suite_and_run(repo
     paths, _ = report
     reports = tmp_path / "reports"
     assert paths == [reports / "demo-r1.md", reports / "demo-r1" / "forest.png",
-                     reports / "demo-r1.json", reports / "demo-r1.junit.xml"]
+                     reports / "demo-r1.json", reports / "demo-r1.junit.xml",
+                     reports / "demo-r1" / "results.parquet"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     assert paths[1].read_bytes().startswith(b"\x89PNG")
+    assert paths[4].read_bytes().startswith(b"PAR1")
 
 
 def test_the_report_opens_with_the_verdict_and_its_reasons(report):

@@ -179,6 +179,22 @@ def test_rouge_l_equals_rouge_score_library(reference, output, use_stemmer):
     assert got == pytest.approx(expected["rougeL"].fmeasure)
 
 
+_ROUGE_WORDS = st.sampled_from(["the", "The", "cat", "cät", "sat", "on", "a", "dog's", "x-1",
+                                "42", "!!", "Über", "naïve", "", "hello,world", "\t", "日本"])
+
+
+@given(st.lists(_ROUGE_WORDS, max_size=12).map(" ".join) | st.text(max_size=40),
+       st.lists(_ROUGE_WORDS, max_size=12).map(" ".join) | st.text(max_size=40))
+def test_rouge_l_without_stemming_is_rouge_score_to_the_last_bit(reference, output):
+    """Computed in harness (rouge-score's import pulls in all of nltk), with the same value
+    and explanation as the library's."""
+    expected = RougeScorer(["rougeL"]).score(target=reference, prediction=output)["rougeL"]
+    got = build_scorer("rouge_l").score(ex(reference), output)
+    assert got.value == expected.fmeasure
+    assert got.explanation == (f"precision {expected.precision:.2f}, "
+                               f"recall {expected.recall:.2f}")
+
+
 def test_bleu_of_an_identical_sentence_is_one():
     assert value("bleu", "the cat sat on the mat", "the cat sat on the mat") == pytest.approx(1.0)
 

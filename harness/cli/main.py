@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
 import os
+import sys
+import threading
 
 import click
 
@@ -36,7 +40,37 @@ for module_name in COMMAND_MODULES:
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except SystemExit as exc:
+        exit_without_teardown(exc.code)
+
+
+def exit_without_teardown(code: object) -> None:
+    """Exit as `sys.exit(code)` would, minus tearing the interpreter down.
+
+    Python's own exit frees every module and object one by one: after a run has imported
+    pandas, matplotlib and pyarrow, that takes 0.25-0.35 s (measured on 2 CPU cores), after
+    everything was written. What an exit must do is done here, in the same order: wait for
+    the other (non-daemon) threads, run the atexit handlers (servers stopped, logs flushed),
+    flush stdout and stderr; then the process ends. Only the command line does this; code
+    calling `cli` itself (tests, notebooks) gets Python's normal exit.
+    """
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
+            stream.flush()
+    os._exit(status & 0xFF)  # what the OS keeps of sys.exit's status, too
 
 
 if __name__ == "__main__":

@@ -30,13 +30,20 @@ from harness.spec.suite import load_suite
 def run(suite_file: Path, baseline: Path | None, no_resume: bool, new_run: bool,
         limit: int | None, max_cost: float | None, reports_dir: Path | None) -> None:
     """Run every golden example through every arm, score, compare and report."""
+    from harness import preload
     from harness.runner import run_suite
 
-    suite = load_suite(suite_file)
+    suite = load_suite(suite_file)  # validation first, before anything else is imported
     if max_cost is not None and max_cost < 0:
         raise click.BadParameter("must be at least 0", param_hint="--max-cost")
-    result = run_suite(suite, console=console, resume=not no_resume, limit=limit,
-                       new_run=new_run, max_cost=max_cost)
+    preload.arm()  # imports the end of the run while the engines generate
+    try:
+        result = run_suite(suite, console=console, resume=not no_resume, limit=limit,
+                           new_run=new_run, max_cost=max_cost)
+    except BaseException:
+        preload.cancel()
+        raise
+    preload.finish()
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     c = result.counts

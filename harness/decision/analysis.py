@@ -202,21 +202,21 @@ def scorer_metas(run: RunData) -> list[ScorerMeta]:
     listed = [ScorerMeta.from_manifest(s) for s in run.manifest.scorers]
     known = {s.name for s in listed}
     # A scorer in scores.jsonl but not the manifest still counts, read on a 0..1 scale.
-    extra = [ScorerMeta(str(n)) for n in pd.unique(run.scores["scorer"]) if n not in known]
+    extra = [ScorerMeta(n) for n in run.tables.scores.scorers if n not in known]
     return listed + extra
 
 
 def arm_names(run: RunData) -> list[str]:
     listed = run.manifest.arm_names
-    seen = set(pd.unique(run.scores["arm"])) | set(pd.unique(run.responses["arm"]))
+    seen = set(run.tables.scores.arms) | set(run.tables.responses.arms)
     return [a for a in listed if a in seen] + sorted(str(a) for a in seen if a not in listed)
 
 
 def golden_set_guards(run: RunData) -> dict[str, bool]:
     """Golden set name -> guard flag, from the manifest (set order kept)."""
     guards = {g.name: g.guard for g in run.manifest.golden_sets}
-    for name in pd.unique(run.examples["golden_set"]):
-        guards.setdefault(str(name), False)
+    for name in run.tables.examples.golden_set_names:
+        guards.setdefault(name, False)
     return guards
 
 
@@ -232,18 +232,23 @@ def raw_values(run: RunData, ids: np.ndarray, arms: list[str],
                scorers: list[ScorerMeta]) -> dict[str, dict[str, np.ndarray]]:
     """scorer -> arm -> value per example (NaN = missing). An example with an evaluator error
     on any arm is NaN for every arm of that scorer: comparisons stay paired."""
-    scores = run.scores.assign(value=pd.to_numeric(run.scores["value"], errors="coerce"))
-    errors = scores["error"] if "error" in scores else pd.Series(None, index=scores.index)
-    failed = errors.notna() & (errors.astype(str) != "")
+    table = run.tables.scores
+    positions = run.tables.positions.lookup(ids)
+    known = positions >= 0
+    at = np.where(known, positions, 0)
     out: dict[str, dict[str, np.ndarray]] = {}
     for meta in scorers:
-        mine = scores["scorer"] == meta.name
-        sub = scores[mine]
-        table = sub.pivot(index="uid", columns="arm", values="value")
-        table = table.reindex(index=pd.Index(ids), columns=arms)
-        dropped = np.isin(ids, scores.loc[mine & failed, "uid"].astype(str).unique())
-        out[meta.name] = {a: np.where(dropped, np.nan, table[a].to_numpy(dtype=float))
-                          for a in arms}
+        dropped = np.zeros(len(ids), dtype=bool)
+        for cols in table.of_scorer(meta.name):
+            dropped |= known & cols.failed[at]
+        values = {}
+        for arm in arms:
+            cols = table.column(meta.name, arm)
+            if cols is None:
+                values[arm] = np.full(len(ids), np.nan)
+                continue
+            values[arm] = np.where(known & ~dropped & cols.present[at], cols.value[at], np.nan)
+        out[meta.name] = values
     return out
 
 
@@ -277,9 +282,10 @@ def preference_outcomes(run: RunData, ids: np.ndarray) -> JudgeOutcomes:
 def analyse(run: RunData, *, win_scorers: tuple[str, ...] = (),
             n_resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0) -> Analysis:
     """All arm scores, win rates and differences of a run, with intervals and tests."""
-    examples = run.examples.drop_duplicates("uid")
-    ids = examples["uid"].astype(str).to_numpy()
-    golden_set_of = examples["golden_set"].astype(str).to_numpy()
+    examples = run.tables.examples
+    ids = examples.uids
+    golden_set_of = examples.golden_sets
+    n_resamples = stats.resamples_for(len(ids), n_resamples)  # a cost flat in the examples
     arms = arm_names(run)
     scorers = scorer_metas(run)
     primary = run.manifest.primary_scorer or (scorers[0].name if scorers else "")
@@ -297,25 +303,31 @@ def analyse(run: RunData, *, win_scorers: tuple[str, ...] = (),
                                              run.manifest.max_error_rate)
     pairwise = tuple(j.name for j in run.manifest.judges if j.pairwise)
     _fill_statistics(analysis, tuple(dict.fromkeys((primary, *win_scorers, *pairwise))), seed)
-    analysis.tags = tag_rows(examples, analysis)
+    analysis.tags = tag_rows(examples.tags, analysis)
     return analysis
 
 
 def _fill_statistics(an: Analysis, win_scorers: tuple[str, ...], seed: int) -> None:
-    columns: list[np.ndarray] = []
-    jobs: list[tuple[str, tuple, Any]] = []  # (kind, key, extra) per column
+    jobs: list[tuple[str, tuple, Any]] = []  # (kind, key, what else it needs) per column
     norm = {s.name: {a: s.normalise(v) for a, v in an.raw[s.name].items()} for s in an.scorers}
     comparer = ScoreOutcomes(an.scorers, norm, an.tie_margin)
     judges = an.preferences
     pairs = list(combinations(an.arms, 2))
+    # Each column goes into the bootstrap as it is made and is not kept: what else its
+    # statistic needs (spread, counts, the paired test) is computed on the spot.
+    most = len(an.scopes) * (len(an.scorers) * len(an.arms)
+                             + len(pairs) * (len(win_scorers) + len(an.scorers)))
+    boot = stats.PairedBootstrap(an.example_ids.size, most)
     for scope in an.scopes:
         in_scope = an.mask(scope.name)
         for meta in an.scorers:
             for arm in an.arms:
                 col = np.where(in_scope, an.raw[meta.name][arm], np.nan)
-                if not np.isnan(col).all():
-                    columns.append(col)
-                    jobs.append(("arm", (scope.name, arm, meta.name), None))
+                values = col[~np.isnan(col)]
+                if values.size:
+                    boot.add(col)
+                    std = float(values.std(ddof=1)) if values.size > 1 else math.nan
+                    jobs.append(("arm", (scope.name, arm, meta.name), (int(values.size), std)))
         for a, b in pairs:
             for scorer in win_scorers:
                 if judges is not None and scorer in judges:
@@ -329,45 +341,42 @@ def _fill_statistics(an: Analysis, win_scorers: tuple[str, ...], seed: int) -> N
                     continue
                 if np.isnan(outcome).all():
                     continue
-                columns.append(stats.win_points(outcome))
-                jobs.append(("win", (scope.name, a, b, scorer), (outcome, n_any)))
+                boot.add(stats.win_points(outcome))
+                jobs.append(("win", (scope.name, a, b, scorer),
+                             (stats.win_counts(outcome), n_any)))
             for meta in an.scorers:
                 d = np.where(in_scope, norm[meta.name][a] - norm[meta.name][b], np.nan)
-                if np.isnan(d).all():
+                keep = ~np.isnan(d)
+                if not keep.any():
                     continue
-                columns.append(d)
-                jobs.append(("diff", (scope.name, a, b, meta.name), meta))
-    if not columns:
+                boot.add(d)
+                test = stats.paired_test(norm[meta.name][a][keep], norm[meta.name][b][keep],
+                                         binary=meta.binary)
+                jobs.append(("diff", (scope.name, a, b, meta.name), (int(keep.sum()), test)))
+    if not jobs:
         return
-    intervals = stats.bootstrap_means(np.column_stack(columns), n_resamples=an.n_resamples,
-                                      seed=seed)
-    for (kind, key, extra), interval, col in zip(jobs, intervals, columns, strict=True):
+    intervals = boot.intervals(n_resamples=an.n_resamples, seed=seed)
+    for (kind, key, extra), interval in zip(jobs, intervals, strict=True):
         if kind == "arm":
-            values = col[~np.isnan(col)]
-            std = float(values.std(ddof=1)) if values.size > 1 else math.nan
-            an.arm_scores[key] = ArmScore(key[1], key[2], int(values.size), interval, std)
+            n, std = extra
+            an.arm_scores[key] = ArmScore(key[1], key[2], n, interval, std)
         elif kind == "win":
-            outcome, n_any = extra
-            counts = stats.win_counts(outcome)
+            counts, n_any = extra
             an.wins[key] = PairWin(key[1], key[2], key[3], counts, interval,
                                    stats.sign_test(counts.wins, counts.losses),
                                    n_any - counts.n)
         else:
             scope, a, b, scorer = key
-            keep = ~np.isnan(col)
-            test = stats.paired_test(norm[scorer][a][keep], norm[scorer][b][keep],
-                                     binary=extra.binary)
-            an.diffs[key] = PairDiff(a, b, scorer, int(keep.sum()), interval, test)
+            n, test = extra
+            an.diffs[key] = PairDiff(a, b, scorer, n, interval, test)
 
 
-def tag_rows(examples: pd.DataFrame, an: Analysis) -> list[TagRow]:
-    """Mean of each scorer per arm for every tag (examples carry a list of tags)."""
-    tags = examples["tags"].apply(lambda t: list(t) if isinstance(t, list | tuple) else [])
+def tag_rows(tags: dict[str, np.ndarray], an: Analysis) -> list[TagRow]:
+    """Mean of each scorer per arm for every tag (tag -> positions of the examples having it,
+    harness.run_tables.ExampleTable.tags), tags in sorted order."""
     rows: list[TagRow] = []
-    exploded = pd.DataFrame({"pos": np.arange(len(tags)), "tag": tags.to_numpy()}
-                            ).explode("tag").dropna()
-    for tag, group in exploded.groupby("tag", sort=True):
-        pos = group["pos"].to_numpy(dtype=int)
+    for tag in sorted(tags):
+        pos = tags[tag]
         for meta in an.scorers:
             means = {}
             n = 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from harness import stats
 from harness.decision.analysis import ScorerMeta, arm_names, raw_values, scorer_metas
@@ -79,9 +78,9 @@ def matched_ids(baseline: RunData, current: RunData, *, common_ids: bool) -> tup
     if b_suite != c_suite:
         raise RunError(f"{current.run_dir}: runs of different suites ('{b_suite}' in "
                        f"{baseline.run_dir}, '{c_suite}' here) cannot be compared")
-    b_ids = set(baseline.examples["uid"].astype(str))
-    c_ids = set(current.examples["uid"].astype(str))
-    common = [i for i in current.examples["uid"].astype(str).drop_duplicates() if i in b_ids]
+    b_ids = set(baseline.tables.examples.uids.tolist())
+    c_ids = set(current.tables.examples.uids.tolist())
+    common = [i for i in current.tables.examples.uids.tolist() if i in b_ids]
     notes: list[str] = []
     b_sets = {g.name: g.hash for g in baseline.manifest.golden_sets}
     c_sets = {g.name: g.hash for g in current.manifest.golden_sets}
@@ -121,17 +120,17 @@ def compare_runs(baseline: RunData, current: RunData, *, common_ids: bool = Fals
                          f"{', '.join(sorted(names))}")
     if not arms or not scorers:
         raise RunError(f"{current.run_dir}: shares no arm and scorer with {baseline.run_dir}")
-    golden = current.examples.drop_duplicates("uid").set_index(
-        current.examples.drop_duplicates("uid")["uid"].astype(str))["golden_set"]
-    golden_set_of = golden.reindex(pd.Index(ids)).astype(str).to_numpy()
+    examples = current.tables.examples
+    golden_set_of = examples.golden_sets[current.tables.positions.lookup(ids)]
     b_raw = raw_values(baseline, ids, arms, scorers)
     c_raw = raw_values(current, ids, arms, scorers)
     comparison = Comparison(current.manifest.suite_name,
                             baseline.manifest.run_id or baseline.run_dir.name,
                             current.manifest.run_id or current.run_dir.name, ids,
-                            golden_set_of, arms, scorers, len(baseline.examples),
-                            len(current.examples), common_ids, notes)
-    _fill_deltas(comparison, b_raw, c_raw, golden_sets, n_resamples, seed)
+                            golden_set_of, arms, scorers, baseline.tables.examples.rows,
+                            examples.rows, common_ids, notes)
+    _fill_deltas(comparison, b_raw, c_raw, golden_sets,
+                 stats.resamples_for(len(ids), n_resamples), seed)
     # Flips of the arm and scorer that dropped most come first: where a reader should look.
     drop = {(d.arm, d.scorer): d.interval.estimate
             for (g, _, _), d in comparison.deltas.items() if g is None}

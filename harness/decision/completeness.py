@@ -39,9 +39,12 @@ class Completeness:
 
 
 def completeness(run: RunData) -> Completeness:
-    arms = run.manifest.arm_names or list(dict.fromkeys(run.responses["arm"]))
-    n_examples = int(run.examples["uid"].nunique())
-    per_set = run.examples.drop_duplicates("uid")["golden_set"].value_counts().to_dict()
+    tables = run.tables
+    arms = run.manifest.arm_names or list(tables.responses.arms)
+    n_examples = tables.examples.n
+    per_set: dict[str, int] = {}
+    for name in tables.examples.golden_sets:
+        per_set[name] = per_set.get(name, 0) + 1
     expected_scores = 0
     for scorer in run.manifest.scorers:
         sets = scorer.golden_sets
@@ -59,7 +62,7 @@ def completeness(run: RunData) -> Completeness:
     judgements = 0 if judged.empty else int(
         (~judged["calibration"].fillna(False).astype(bool)).sum())
     return Completeness(run.manifest.status or "unknown", n_examples * len(arms),
-                        len(run.responses), expected_scores, len(run.scores),
+                        tables.responses.rows, expected_scores, tables.scores.rows,
                         expected_judgements, judgements)
 
 
@@ -67,14 +70,14 @@ def load_scored_run(run_dir: str | Path) -> RunData:
     """load_run, refusing a run with nothing to judge (and saying which file is missing)."""
     run = load_run(run_dir)
     path = Path(run_dir)
-    for name, frame, what in ((RESPONSES, run.responses, "generated"),
-                              (SCORES, run.scores, "scored")):
+    for name, rows, what in ((RESPONSES, run.tables.responses.rows, "generated"),
+                             (SCORES, run.tables.scores.rows, "scored")):
         if not (path / name).is_file():
             raise RunError(f"{path}: incomplete run: {name} is missing (nothing was {what} "
                            "yet); resume it with `harness run` on its suite")
-        if frame.empty:
+        if not rows:
             raise RunError(f"{path}: incomplete run: {name} is empty (nothing was {what} "
                            "yet); resume it with `harness run` on its suite")
-    if run.examples.empty:
+    if not run.tables.examples.rows:
         raise RunError(f"{path}: incomplete run: examples.jsonl has no examples")
     return run

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from harness.manifest import RunManifest
 from harness.spec.cost import CostConfig
+
+if TYPE_CHECKING:
+    from harness.run_tables import ResponseTable
 
 
 @dataclass(frozen=True)
@@ -54,32 +57,47 @@ class BreakEven:
     pays_off: bool | None  # with an expected volume
 
 
-def arm_costs(responses: pd.DataFrame, arms: list[str], manifest: RunManifest) -> list[ArmCost]:
+def arm_costs(responses: ResponseTable, arms: list[str],
+              manifest: RunManifest) -> list[ArmCost]:
+    """Per arm, from each example's last response (harness.run_tables.ResponseTable)."""
     out = []
     for arm in arms:
         record = manifest.arm(arm)
-        rows = responses[responses["arm"] == arm]
-        latency = pd.to_numeric(rows["latency_s"], errors="coerce").dropna().to_numpy()
-        p_tok = float(pd.to_numeric(rows["prompt_tokens"], errors="coerce").mean())
-        c_tok = float(pd.to_numeric(rows["completion_tokens"], errors="coerce").mean())
+        cols = responses.arm(arm)
+        n = int(cols.present.sum()) if cols is not None else 0
+
+        def column(name: str, cols=cols) -> np.ndarray:
+            if cols is None:
+                return np.zeros(0)
+            values = getattr(cols, name)[cols.present]
+            return values.astype(np.float64) if values.dtype.kind == "f" else values
+
+        latency = column("latency_s")
+        latency = latency[~np.isnan(latency)]
+        p_tok = _mean(column("prompt_tokens"))
+        c_tok = _mean(column("completion_tokens"))
         mean_lat = float(latency.mean()) if latency.size else math.nan
         price = record.price if record is not None else None
         per_call = None
-        if price is not None and len(rows):
+        if price is not None and n:
             per_call = price.per_call(p_tok, c_tok, mean_lat if latency.size else 0.0)
-        errors = int(rows["error"].notna().sum()) if "error" in rows else 0
         out.append(ArmCost(
-            arm, bool(record and record.has_adapter), len(rows),
-            int(rows["cached"].fillna(False).astype(bool).sum()),
+            arm, bool(record and record.has_adapter), n, int(column("cached").sum()),
             p_tok, c_tok, mean_lat,
             float(np.percentile(latency, 50)) if latency.size else math.nan,
             float(np.percentile(latency, 95)) if latency.size else math.nan,
             float(latency.sum()), per_call,
             model=record.model if record else "", engine=record.engine if record else "",
-            errors=errors,
+            errors=int(column("error").sum()),
             price_in=price.input_per_million_tokens if price else None,
             price_out=price.output_per_million_tokens if price else None))
     return out
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean of the numbers (NaN where none), as pandas' Series.mean."""
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else math.nan
 
 
 def break_even(costs: list[ArmCost], cost: CostConfig,

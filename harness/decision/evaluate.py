@@ -139,7 +139,7 @@ def evaluate(run: RunData, baseline: RunData | None = None, *, common_ids: bool 
     win_scorers = tuple(g.scorer for g in gates if g.type == "beats" and g.scorer)
     analysis = analyse(run, win_scorers=win_scorers, n_resamples=n_resamples, seed=seed)
     done = completeness(run)
-    costs = arm_costs(run.responses, analysis.arms, run.manifest)
+    costs = arm_costs(run.tables.responses, analysis.arms, run.manifest)
     error_rates = {c.arm: c.error_rate for c in costs}
     rungs = suite_ladder(run)
     ladder = None

@@ -103,15 +103,17 @@ def _has_error(frame: pd.DataFrame) -> pd.Series:
 def evaluator_errors(run: RunData) -> dict[str, EvaluatorErrors]:
     """Per scorer and judge with at least one evaluator error."""
     out: dict[str, EvaluatorErrors] = {}
-    scores = run.scores
-    if not scores.empty:
-        bad = _has_error(scores)
-        for scorer, group in scores[bad].groupby("scorer", sort=False):
-            every = scores[scores["scorer"] == scorer]
-            out[str(scorer)] = EvaluatorErrors(str(scorer), len(group),
-                                               int(group["uid"].nunique()),
-                                               int(every["uid"].nunique()),
-                                               str(group["error"].iloc[0]))
+    table = run.tables.scores
+    failed: dict[str, list[tuple[int, str]]] = {}  # scorer -> (line, error) of each failure
+    for (scorer, _, _), found in table.errors.items():
+        failed.setdefault(scorer, []).append(found)
+    # In the order of each scorer's first failure in scores.jsonl, as groupby(sort=False).
+    for scorer in sorted(failed, key=lambda name: min(failed[name])):
+        columns = table.of_scorer(scorer)
+        dropped = np.logical_or.reduce([c.failed for c in columns])
+        examples = np.logical_or.reduce([c.present for c in columns])
+        out[scorer] = EvaluatorErrors(scorer, len(failed[scorer]), int(dropped.sum()),
+                                      int(examples.sum()), min(failed[scorer])[1])
     judged = run.judgements
     if not judged.empty:
         judged = judged[~judged["calibration"].fillna(False).astype(bool)]

@@ -37,6 +37,7 @@ from harness.engines.openai_compat import (
     _Gone,
     estimate_tokens,
     run_coroutine,
+    ssl_context,
 )
 from harness.engines.vllm import VLLMEngine
 from harness.errors import ConfigError, EngineError
@@ -290,7 +291,8 @@ class PoolEngine(Engine):
                                   max_keepalive_connections=member.concurrency)
             timeout = httpx.Timeout(member.request_timeout_s, connect=member.connect_timeout_s)
             clients[i] = httpx.AsyncClient(headers=member.headers(), limits=limits,
-                                           timeout=timeout)
+                                           timeout=timeout,
+                                           verify=ssl_context(member.base_url))
         limiters = {i: (RateLimiter(self.members[i]._rpm) if self.members[i]._rpm else None,
                         RateLimiter(self.members[i]._tpm) if self.members[i]._tpm else None)
                     for i in live}

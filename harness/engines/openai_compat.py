@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.utils
+import functools
 import os
 import random
 import re
@@ -36,12 +37,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from harness import preload
 from harness.engines import ENGINES
 from harness.engines.base import Engine, EngineContext, EngineSpec, ProgressCallback, ResolvedEngine
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.types import Request, Response, ResponseFormat, stable_hash
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -153,6 +157,37 @@ class OpenAIEngineSpec(EngineSpec):
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute, abort_after=self.abort_after,
             extra_body=self.extra_body) for url in self.urls]
+
+
+def ssl_context(url: str) -> ssl.SSLContext:
+    """The TLS context of a client of the server at `url`, made once per process and shared.
+
+    httpx makes one per client, loading the CA bundle each time (40-60 ms on 2 CPU cores,
+    before the first request). For an https:// URL, or any URL when a proxy is configured,
+    this is httpx's default context (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR). A plain
+    http:// URL without a proxy never does TLS (the clients follow no redirects): its context
+    has no CA at all, so TLS through it, were it ever attempted, would fail verification
+    instead of trusting anything.
+    """
+    from urllib.request import getproxies  # what httpx reads for its proxies
+
+    if url.startswith("http://") and not getproxies():
+        return _plain_http_context()
+    return _default_ssl_context()
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+@functools.cache
+def _plain_http_context() -> ssl.SSLContext:
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates; trusts no CA
 
 
 def check_urls(url: str | list[str]) -> str | list[str]:
@@ -358,8 +393,9 @@ class OpenAICompatEngine(Engine):
         import httpx
 
         try:
-            with httpx.Client(headers=self.headers(), timeout=httpx.Timeout(
-                    30.0, connect=self.connect_timeout_s)) as client:
+            with httpx.Client(headers=self.headers(), verify=ssl_context(self.base_url),
+                              timeout=httpx.Timeout(30.0, connect=self.connect_timeout_s)
+                              ) as client:
                 response = client.get(f"{self.base_url}/v1/models")
         except httpx.HTTPError as exc:
             raise EngineError(f"no server answering at {self.base_url}: "
@@ -393,8 +429,8 @@ class OpenAICompatEngine(Engine):
         limits = httpx.Limits(max_connections=self.concurrency,
                               max_keepalive_connections=self.concurrency)
         timeout = httpx.Timeout(self.request_timeout_s, connect=self.connect_timeout_s)
-        async with httpx.AsyncClient(headers=self.headers(), limits=limits,
-                                     timeout=timeout) as client:
+        async with httpx.AsyncClient(headers=self.headers(), limits=limits, timeout=timeout,
+                                     verify=ssl_context(self.base_url)) as client:
 
             async def one(index: int) -> None:
                 request = requests[index]
@@ -454,7 +490,8 @@ class OpenAICompatEngine(Engine):
             started = time.perf_counter()
             retry_after: float | None = None
             try:
-                response = await client.post(url, json=body)
+                response = await client.post(url, json=body, extensions=(
+                    {} if preload.started() else {"trace": _note_request_sent}))
             except httpx.TransportError as exc:
                 if (gone := self.gone_message()) is not None:
                     raise _Gone(gone) from None
@@ -484,6 +521,13 @@ class OpenAICompatEngine(Engine):
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
             await asyncio.sleep(max(backoff(attempt), retry_after or 0.0))
         raise AssertionError("unreachable")
+
+
+async def _note_request_sent(event: str, info: Any) -> None:
+    """httpcore's trace of a request: once one request is on the wire, `harness run` may
+    import what its end needs (harness/preload.py) without delaying the first request."""
+    if event.endswith("send_request_body.complete"):
+        preload.generating()
 
 
 async def first_failure(tasks: list[asyncio.Task[None]], watchdog: asyncio.Task[None]) -> None:

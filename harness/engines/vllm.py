@@ -48,6 +48,7 @@ from harness.engines.openai_compat import (
     backoff,
     check_urls,
     pooled,
+    ssl_context,
 )
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.spec.engine import LocalWeightsEngineSpec
@@ -477,7 +478,8 @@ class VLLMEngine(OpenAICompatEngine):
     def _client(self) -> httpx.Client:
         import httpx
 
-        return httpx.Client(headers=self.headers(), timeout=httpx.Timeout(30.0, connect=10.0))
+        return httpx.Client(headers=self.headers(), timeout=httpx.Timeout(30.0, connect=10.0),
+                            verify=ssl_context(self.base_url))
 
     def _call(self, method: str, path: str, *, json: Any = None,
               ok: Sequence[int] = (200,), retries: int | None = None) -> httpx.Response:

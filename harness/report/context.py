@@ -11,19 +11,22 @@ from typing import Any
 
 from harness.decision import text
 from harness.decision.analysis import TASKS, Analysis
-from harness.decision.compare import Comparison
+from harness.decision.compare import Comparison, Flip
 from harness.decision.evaluate import CompareEvaluation, Evaluation
 from harness.decision.gates import FAIL, INCONCLUSIVE, PASS, SKIPPED, GateResult
 from harness.report.examples import biggest_differences, clip, headline_pair
 from harness.report.judges import evaluator_error_rows, judges_section
 from harness.report.plots import Panel, Row
 from harness.report.retrieval import retrieval_section
+from harness.store import RunData
 
 ICONS = {PASS: "✅", FAIL: "❌", INCONCLUSIVE: "⚠️", SKIPPED: "➖"}
 VERDICT_ICONS = {"APPROVE": "✅", "REJECT": "❌", "INCONCLUSIVE": "⚠️", "NO GATES": "ℹ️",
                  "REGRESSION": "❌", "NO REGRESSION": "✅"}
 MAX_TAGS = 40
 MAX_FLIPS = 30
+SIDE_BY_SIDE = 3  # biggest wins and losses shown in full
+MAX_RANKED = 25  # further losses in a compact ranked table
 
 
 def gate_rows(results: list[GateResult]) -> list[dict[str, str]]:
@@ -93,8 +96,9 @@ def tag_tables(an: Analysis) -> list[dict[str, Any]]:
         rows = [r for r in an.tags if r.scorer == scorer]
         if not rows:
             continue
+        hidden = max(0, len(rows) - MAX_TAGS)
         rows = sorted(rows, key=lambda r: (-r.n, r.tag))[:MAX_TAGS]
-        tables.append({"scorer": scorer, "arms": an.arms, "rows": [
+        tables.append({"scorer": scorer, "arms": an.arms, "hidden": hidden, "rows": [
             {"tag": r.tag, "n": r.n,
              "cells": [text.num(r.means[a], 3) if a in r.means else "—" for a in an.arms]}
             for r in rows]})
@@ -200,10 +204,10 @@ def run_info(ev: Evaluation) -> dict[str, Any]:
         "suite_hash": m.suite_hash[:12],
         "seed": m.seed, "started_at": m.started_at,
         "finished_at": m.finished_at, "status": m.status,
-        "responses": len(ev.run.responses),
-        "cached": int(ev.run.responses["cached"].fillna(False).astype(bool).sum()),
+        "responses": ev.run.tables.responses.rows,
+        "cached": ev.run.tables.responses.count("cached"),
         "generated": m.counts.get("generated_responses"),
-        "arm_errors": int(ev.run.responses["error"].notna().sum()),
+        "arm_errors": ev.run.tables.responses.count("error"),
         "warnings": list(m.warnings),
         "torn": {name: len(offsets) for name, offsets in ev.run.torn_lines.items()},
         "versions": ", ".join(f"{k} {v}" for k, v in sorted(m.package_versions.items())),
@@ -273,8 +277,8 @@ def _iv(iv) -> tuple[float, float, float]:
     return iv.estimate, iv.low, iv.high
 
 
-def comparison_context(comp: Comparison, results: list[GateResult], responses_base,
-                       responses_cur) -> dict[str, Any]:
+def comparison_context(comp: Comparison, results: list[GateResult], baseline: RunData,
+                       current: RunData) -> dict[str, Any]:
     deltas = []
     for (golden_set, arm, scorer), d in comp.deltas.items():
         iv = d.interval
@@ -285,25 +289,36 @@ def comparison_context(comp: Comparison, results: list[GateResult], responses_ba
                        "test": f"{d.test.name}, {text.pvalue(d.test.p_value)}", "n": d.n})
     counts = [{"arm": arm, "scorer": scorer, "lost": lost, "gained": gained}
               for (arm, scorer), (lost, gained) in comp.flip_counts().items()]
-    b_text = responses_base.set_index(["arm", "uid"])["text"].to_dict()
-    c_text = responses_cur.set_index(["arm", "uid"])["text"].to_dict()
+    shown = comp.flips[:MAX_FLIPS]
+    b_text, c_text = _flip_texts(baseline, shown), _flip_texts(current, shown)
     flips = [{"direction": "pass → fail" if not f.to_pass else "fail → pass", "arm": f.arm,
               "scorer": f.scorer, "id": f.example_id, "golden_set": f.golden_set,
               "before": clip(b_text.get((f.arm, f.example_id)), 300),
               "after": clip(c_text.get((f.arm, f.example_id)), 300)}
-             for f in comp.flips[:MAX_FLIPS]]
+             for f in shown]
     return {"baseline_run": comp.baseline_run, "current_run": comp.current_run,
             "n_common": comp.n_common, "notes": comp.notes, "deltas": deltas,
             "flip_counts": counts, "flips": flips, "n_flips": len(comp.flips),
             "gates": gate_rows([r for r in results if r.gate.type == "vs_baseline_run"])}
 
 
-def report_context(ev: Evaluation, plot_link: str) -> dict[str, Any]:
+def _flip_texts(run: RunData, flips: list[Flip]) -> dict[tuple[str, str], str]:
+    """(arm, uid) -> output of the flips shown: only those lines are read back."""
+    positions = run.tables.positions.lookup([f.example_id for f in flips]).tolist()
+    texts = run.tables.responses.texts((f.arm, p) for f, p in zip(flips, positions,
+                                                                  strict=True))
+    return {(f.arm, f.example_id): texts[(f.arm, p)] for f, p in zip(flips, positions,
+                                                                      strict=True)
+            if (f.arm, p) in texts}
+
+
+def report_context(ev: Evaluation, plot_link: str,
+                   results_link: str | None = None) -> dict[str, Any]:
     an = ev.analysis
     pair = headline_pair(ev.gates, an)
-    wins = losses = []
+    diffs = None
     if pair and an.primary in an.raw:
-        wins, losses = biggest_differences(an, ev.run.examples, ev.run.responses, *pair)
+        diffs = biggest_differences(an, ev.run, *pair, k=SIDE_BY_SIDE, ranked=MAX_RANKED)
     focus = an.tuned_arms or an.arms[-1:]
     v = ev.verdict
     missing_notes = [f"{w.arm} vs {w.baseline} on {an.scope(scope).label}: {w.n_missing} "
@@ -332,21 +347,29 @@ def report_context(ev: Evaluation, plot_link: str) -> dict[str, Any]:
         "arm_tables": arm_tables(an), "diffs": diff_rows(an, focus),
         "missing_notes": missing_notes,
         "tags": tag_tables(an), "cost": cost_context(ev),
-        "retrieval": retrieval_section(ev.run.manifest, ev.run.examples, ev.run.responses),
+        "retrieval": retrieval_section(ev.run),
         "judges": judges_section(ev.run.manifest, an),
         "evaluator_errors": evaluator_error_rows(an, ev.run.manifest.max_error_rate),
         "max_error_rate": f"{ev.run.manifest.max_error_rate:.0%}",
-        "pair": pair, "wins": wins, "losses": losses,
+        "pair": pair, "wins": diffs.wins if diffs else [],
+        "losses": diffs.losses if diffs else [],
+        "more_losses": [{"rank": r.rank, "id": r.example_id, "golden_set": r.golden_set,
+                         "diff": f"{100 * r.difference:+.0f}",
+                         "scores": [text.num(r.values[a], 3) for a in pair[::-1]],
+                         "texts": [r.outputs[a] for a in pair[::-1]]}
+                        for r in diffs.more_losses] if diffs else [],
+        "n_wins": diffs.n_wins if diffs else 0, "n_losses": diffs.n_losses if diffs else 0,
+        "results": results_link, "n_examples": int(an.mask(TASKS).sum()),
+        "task_sets": an.scope(TASKS).label,
         "info": run_info(ev),
         "ladder": ladder_context(ev),
-        "comparison": (comparison_context(ev.comparison, ev.results, ev.baseline.responses,
-                                          ev.run.responses) if ev.comparison else None),
+        "comparison": (comparison_context(ev.comparison, ev.results, ev.baseline, ev.run)
+                       if ev.comparison else None),
     }
 
 
 def compare_context(ce: CompareEvaluation, plot_link: str) -> dict[str, Any]:
-    ctx = comparison_context(ce.comparison, ce.results, ce.baseline.responses,
-                             ce.current.responses)
+    ctx = comparison_context(ce.comparison, ce.results, ce.baseline, ce.current)
     ctx.update(suite=ce.comparison.suite_name, decision=ce.decision, exit_code=ce.exit_code,
                icon=VERDICT_ICONS.get(ce.decision, ""), plot=plot_link,
                reasons=[r.reason for r in ce.results if r.status == FAIL])

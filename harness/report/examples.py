@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from harness.decision.analysis import TASKS, Analysis
 from harness.spec.gates import GateSpec, names_of
+from harness.store import RunData
 
 MAX_TEXT = 600
+SHORT_TEXT = 120  # outputs in the ranked table
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,33 @@ def clip(text: object, limit: int = MAX_TEXT) -> str:
     return s if len(s) <= limit else s[:limit].rstrip() + " …"
 
 
-def biggest_differences(an: Analysis, examples: pd.DataFrame, responses: pd.DataFrame,
-                        arm: str, baseline: str, k: int = 3) -> tuple[list[SideBySide],
-                                                                       list[SideBySide]]:
-    """Up to k examples where `arm` beat `baseline` by most on the primary scorer, and k where
-    it lost by most; ties on the primary are broken by the other scorers' differences."""
+@dataclass(frozen=True)
+class RankedRow:
+    """One line of the ranked table of further losses: numbers and short outputs only."""
+
+    rank: int
+    example_id: str
+    golden_set: str
+    difference: float  # arm - baseline on the primary scorer, fraction of its range
+    values: dict[str, float]  # arm -> raw primary value
+    outputs: dict[str, str]  # arm -> output, clipped short
+
+
+@dataclass(frozen=True)
+class Differences:
+    """The examples a reader should see, ranked, and how many were left out."""
+
+    wins: list[SideBySide]
+    losses: list[SideBySide]
+    more_losses: list[RankedRow]  # ranked after `losses`, in a compact table
+    n_wins: int  # in all
+    n_losses: int
+
+
+def ranked_differences(an: Analysis, arm: str, baseline: str) -> tuple[np.ndarray, np.ndarray]:
+    """Positions where `arm` beat `baseline` on the primary scorer, biggest first, and where it
+    lost, biggest loss first; ties on the primary are broken by the other scorers'
+    differences."""
     primary = an.scorer(an.primary)
     in_scope = an.mask(TASKS)
     d = primary.normalise(an.raw[primary.name][arm]) - primary.normalise(
@@ -61,21 +84,47 @@ def biggest_differences(an: Analysis, examples: pd.DataFrame, responses: pd.Data
     margin = 0.0 if primary.binary else an.tie_margin
     usable = in_scope & ~np.isnan(d)
     key = d + 1e-3 * others  # the primary decides; the others only order equal differences
-    wins = [i for i in np.argsort(-key, kind="stable") if usable[i] and d[i] > margin + 1e-12]
-    losses = [i for i in np.argsort(key, kind="stable") if usable[i] and d[i] < -margin - 1e-12]
-    by_id = examples.drop_duplicates("uid").set_index(examples.drop_duplicates("uid")["uid"]
-                                                      .astype(str))
-    texts = responses.set_index(["arm", "uid"])["text"].to_dict()
+    order = np.argsort(-key, kind="stable")
+    wins = order[(usable & (d > margin + 1e-12))[order]]
+    order = np.argsort(key, kind="stable")
+    losses = order[(usable & (d < -margin - 1e-12))[order]]
+    return wins, losses
+
+
+def biggest_differences(an: Analysis, run: RunData, arm: str, baseline: str, k: int = 3,
+                        ranked: int = 0) -> Differences:
+    """Up to k examples where `arm` beat `baseline` by most on the primary scorer, and k where
+    it lost by most, side by side; then up to `ranked` further losses in a compact table. Only
+    the examples shown are read back from the run directory."""
+    wins, losses = ranked_differences(an, arm, baseline)
+    shown = [*wins[:k], *losses[:k + ranked]]
+    tables = run.tables
+    # Positions in the analysis are the run's example positions (RunData.tables).
+    positions = tables.positions.lookup(an.example_ids[shown]) if shown else np.zeros(0, int)
+    pos_of = dict(zip((int(i) for i in shown), positions.tolist(), strict=True))
+    examples = dict(zip(positions.tolist(), tables.examples.records(positions), strict=True))
+    texts = tables.responses.texts((a, p) for p in positions.tolist() for a in (baseline, arm))
+    primary = an.scorer(an.primary)
 
     def build(i: int, winner: str) -> SideBySide:
-        ex_id = str(an.example_ids[i])
-        row = by_id.loc[ex_id]
-        tags = row["tags"] if isinstance(row["tags"], list | tuple) else []
+        pos = pos_of[int(i)]
+        row = examples[pos]
+        tags = row.get("tags") if isinstance(row.get("tags"), list | tuple) else []
         return SideBySide(
-            ex_id, str(row["golden_set"]), tuple(str(t) for t in tags), winner,
-            clip(row["prompt"]), clip(row["reference"]),
-            {a: clip(texts.get((a, ex_id), "")) for a in (baseline, arm)},
+            str(row.get("uid")), str(row.get("golden_set", "")), tuple(str(t) for t in tags),
+            winner, clip(row.get("prompt")), clip(row.get("reference")),
+            {a: clip(texts.get((a, pos), "")) for a in (baseline, arm)},
             {m.name: {a: float(an.raw[m.name][a][i]) for a in (baseline, arm)}
              for m in an.scorers if not np.isnan(an.raw[m.name][arm][i])})
 
-    return ([build(i, arm) for i in wins[:k]], [build(i, baseline) for i in losses[:k]])
+    def row(rank: int, i: int) -> RankedRow:
+        pos = pos_of[int(i)]
+        values = {a: float(an.raw[primary.name][a][i]) for a in (baseline, arm)}
+        diff = float(primary.normalise(values[arm]) - primary.normalise(values[baseline]))
+        return RankedRow(rank, str(an.example_ids[i]), str(an.golden_set_of[i]), diff, values,
+                         {a: clip(texts.get((a, pos), ""), SHORT_TEXT) for a in (baseline, arm)})
+
+    return Differences(
+        [build(i, arm) for i in wins[:k]], [build(i, baseline) for i in losses[:k]],
+        [row(k + 1 + j, i) for j, i in enumerate(losses[k:k + ranked])],
+        int(wins.size), int(losses.size))

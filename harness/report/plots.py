@@ -67,6 +67,7 @@ def forest_png(panels: list[Panel], title: str = "") -> bytes:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    fig.set_layout_engine(None)  # laid out: savefig need not draw it once more to lay it out
     buffer = io.BytesIO()
     # No Software/date metadata: the same run renders to the same bytes.
     fig.savefig(buffer, format="png", metadata={"Software": None})

@@ -5,6 +5,7 @@ Layout, for suite S and run R:
   <reports_dir>/S-R/forest.png    the forest plot of the intervals
   <reports_dir>/S-R.json          the summary for machines
   <reports_dir>/S-R.junit.xml     gates as JUnit test cases for CI
+  <reports_dir>/S-R/results.parquet  every example x arm: response and scores (docs/scale.md)
 A compare writes S-compare-BASE-vs-R.{md,json,junit.xml} and S-compare-BASE-vs-R/deltas.png.
 """
 
@@ -25,6 +26,7 @@ from harness.report.context import (
 from harness.report.json_summary import compare_summary, run_summary
 from harness.report.junit import junit_xml
 from harness.report.markdown import render
+from harness.report.parquet import RESULTS, write_results_parquet
 from harness.report.plots import forest_png
 from harness.store import write_bytes_atomic as write_atomic  # readers never see half
 
@@ -42,16 +44,19 @@ def _write_all(reports_dir: Path, stem: str, plot_name: str, png: bytes, markdow
 
 
 def write_evaluation_reports(ev: Evaluation, reports_dir: Path) -> list[Path]:
-    """Write the reports of an evaluated run; returns [markdown, plot, json, junit]."""
+    """Write the reports of an evaluated run; returns [markdown, plot, json, junit, parquet]."""
     an = ev.analysis
     stem = f"{an.suite_name}-{an.run_id}"
+    # The full per-example data first: the report links it.
+    parquet = write_results_parquet(ev.run, an, Path(reports_dir) / stem / RESULTS)
     png = forest_png(forest_panels(ev), title=f"{an.suite_name} · {an.run_id}")
-    markdown = render("report.md.j2", report_context(ev, f"{stem}/forest.png"))
+    markdown = render("report.md.j2", report_context(ev, f"{stem}/forest.png",
+                                                     f"{stem}/{RESULTS}"))
     v = ev.verdict
     junit = junit_xml(an.suite_name, an.run_id, ev.results, v.decision, list(v.reasons),
                       v.decision in (APPROVE, NO_GATES), ev.completeness.summary)
-    return _write_all(Path(reports_dir), stem, "forest.png", png, markdown, run_summary(ev),
-                      junit)
+    return [*_write_all(Path(reports_dir), stem, "forest.png", png, markdown, run_summary(ev),
+                        junit), parquet]
 
 
 def write_compare_reports(ce: CompareEvaluation, reports_dir: Path) -> list[Path]:

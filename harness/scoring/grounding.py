@@ -19,15 +19,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ModelError
 from harness.scoring.extract import output_field
 from harness.scoring.options import check_field, check_positive_int, check_str
 from harness.scoring.registry import scorer
 from harness.types import Sample, Score
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Markdown line starts that begin a new piece of text even without a blank line before them:
 # headings, bullets, numbered items, table rows.
@@ -93,12 +94,14 @@ def _clip(text: str, limit: int = 80) -> str:
 
 
 # Support of every answer sentence of one sample, given (sentences, contexts) -> array.
-Support = Callable[[list[list[str]], list[list[str]]], list[np.ndarray]]
+Support = Callable[[list[list[str]], list[list[str]]], list["np.ndarray"]]
 
 
 def _grounded_scores(samples: list[Sample], field: str | None, threshold: float,
                      support: Support, what: str) -> list[Score]:
     """Share of supported sentences per sample; `support` scores all live samples at once."""
+    import numpy as np
+
     scores: list[Score | None] = [None] * len(samples)
     live: list[int] = []
     answers: list[list[str]] = []
@@ -154,6 +157,8 @@ def groundedness(
     embedder_folder(model_path)  # a bad folder fails when the suite loads, not after generation
 
     def support(answers: list[list[str]], contexts: list[list[str]]) -> list[np.ndarray]:
+        import numpy as np
+
         from harness.embedding import embed
 
         # One embedding pass for the whole batch; a passage retrieved for many samples (the
@@ -203,6 +208,8 @@ def groundedness_nli(
         return loaded["model"], loaded["label"]
 
     def support(answers: list[list[str]], contexts: list[list[str]]) -> list[np.ndarray]:
+        import numpy as np
+
         encoder, entail = cross_encoder()
         pairs = [(p, s) for sentences, passages in zip(answers, contexts, strict=True)
                  for s in sentences for p in passages]

@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from harness.scoring.extract import field_text, reference_field
 from harness.scoring.options import check_field, check_positive_int, check_str
 from harness.scoring.registry import scorer
@@ -36,6 +34,8 @@ def embedding_similarity(
     embedder_folder(model_path)  # fail at build time, not after generation, on a bad folder
 
     def score(samples: list[Sample]) -> list[Score]:
+        import numpy as np
+
         from harness.embedding import embed
 
         pairs: list[tuple[str | None, str]] = []

@@ -26,9 +26,16 @@ def _is_punct(ch: str) -> bool:
     return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
 
 
+_DROP_ASCII_PUNCT = str.maketrans("", "", string.punctuation)
+
+
 def normalize_answer(text: str) -> str:
     """SQuAD normalisation: 'The  Cat's hat!' -> 'cats hat'."""
-    text = "".join(ch for ch in text.lower() if not _is_punct(ch))
+    text = text.lower()
+    if text.isascii():  # the common case, at C speed: the same characters go
+        text = text.translate(_DROP_ASCII_PUNCT)
+    else:
+        text = "".join(ch for ch in text if not _is_punct(ch))
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
