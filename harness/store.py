@@ -70,11 +70,17 @@ def _fsync_dir(folder: Path) -> None:
 
 def write_bytes_atomic(path: Path, blob: bytes) -> None:
     """Write a unique temporary file in the same folder, fsync it, then rename over `path`."""
+    write_chunks_atomic(path, (blob,))
+
+
+def write_chunks_atomic(path: Path, chunks: Iterable[bytes]) -> None:
+    """`write_bytes_atomic` for content produced piece by piece (never one string in memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(blob)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -199,20 +205,9 @@ class RunStore:
     def write_examples(self, records: Iterable[dict[str, Any]]) -> None:
         # Written whole (atomically): the examples are known before any generation starts.
         # Streamed into the temporary file: a large golden set is never one string in memory.
-        path = self.run_dir / EXAMPLES
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for r in records:
-                    f.write((json.dumps(r, ensure_ascii=False, default=str) + "\n")
-                            .encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_chunks_atomic(self.run_dir / EXAMPLES,
+                            ((json.dumps(r, ensure_ascii=False, default=str) + "\n")
+                             .encode("utf-8") for r in records))
 
     def response_records(self) -> list[dict[str, Any]]:
         return read_jsonl(self.run_dir / RESPONSES)
