@@ -111,7 +111,6 @@ class ExampleTable:
     tags: dict[str, np.ndarray]  # tag -> positions having it, ascending
     offsets: np.ndarray  # int64: where each example's line starts in examples.jsonl
     gold_doc_ids: dict[int, list[str]] = field(default_factory=dict)  # positions naming some
-    legacy: bool = False  # some line had no uid (derived from golden set and id)
 
     def records(self, positions: Iterable[int]) -> list[dict[str, Any]]:
         """The examples.jsonl records at these positions, each with its uid."""
@@ -130,7 +129,6 @@ def read_examples(path: Path, positions: Positions, torn: list[int]) -> ExampleT
     names: dict[str, None] = {}
     interned: dict[str, str] = {}
     rows = 0
-    legacy = False
     for offset, r in iter_jsonl(path, torn):
         rows += 1
         golden = r.get("golden_set")
@@ -138,8 +136,7 @@ def read_examples(path: Path, positions: Positions, torn: list[int]) -> ExampleT
         golden = interned.setdefault(golden, golden)
         names.setdefault(golden, None)
         uid = r.get("uid")
-        if uid is None:
-            legacy = True
+        if uid is None:  # a run before (set, id) identity: every id was set-unique then
             uid = example_uid(r.get("golden_set", "") or "", str(r.get("id")))
         uid = str(uid)
         if uid in positions.index:
@@ -160,7 +157,7 @@ def read_examples(path: Path, positions: Positions, torn: list[int]) -> ExampleT
         golden_sets=np.array(sets, dtype=object),
         golden_set_names=list(names),
         tags={t: np.asarray(p, dtype=np.int64) for t, p in sorted(tags.items())},
-        offsets=np.asarray(offsets, dtype=np.int64), gold_doc_ids=gold, legacy=legacy)
+        offsets=np.asarray(offsets, dtype=np.int64), gold_doc_ids=gold)
 
 
 class _UidOf:
@@ -325,14 +322,10 @@ def read_scores(path: Path, positions: Positions, uid_of: _UidOf,
 
 @dataclass
 class RunTables:
-    positions: Positions
+    positions: Positions  # shared: a position is the same example in every table
     examples: ExampleTable
     responses: ResponseTable
     scores: ScoreTable
-
-    @property
-    def n_positions(self) -> int:
-        return len(self.positions)
 
 
 def read_tables(run_dir: Path, names: tuple[str, str, str],

@@ -171,13 +171,21 @@ class Measured:
     max_rss_mb: float  # its peak resident memory
 
 
-# Runs the CLI in a fresh interpreter that writes its own peak RSS and CPU time on exit.
+# Runs the CLI in a fresh interpreter that writes its own peak RSS and CPU time on exit. The
+# peak is VmHWM (this process's own memory); ru_maxrss can carry the parent's size over from
+# the fork (a pytest process that loaded models is gigabytes).
 _MEASURE = (
     "import atexit, json, resource, sys\n"
     "def _report(path=sys.argv[1]):\n"
     "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    peak = u.ru_maxrss\n"
+    "    try:\n"
+    "        with open('/proc/self/status') as f:\n"
+    "            peak = next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))\n"
+    "    except (OSError, StopIteration):\n"
+    "        pass\n"
     "    with open(path, 'w') as f:\n"
-    "        json.dump({'cpu_s': u.ru_utime + u.ru_stime, 'max_rss_kb': u.ru_maxrss}, f)\n"
+    "        json.dump({'cpu_s': u.ru_utime + u.ru_stime, 'max_rss_kb': peak}, f)\n"
     "atexit.register(_report)\n"
     "from harness.cli.main import main\n"
     "sys.argv = ['harness', *sys.argv[2:]]\n"
