@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -33,3 +35,12 @@ def session_processes(sid: int) -> list[int]:
             if int(fields[3]) == sid and fields[0] != "Z":
                 pids.append(int(entry.name))
     return pids
+
+
+def run_python(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -c script args...` in a fresh interpreter at the repository root (what a test
+    of imports or of the process's exit needs), its output captured as text."""
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parent.parent,
+                          timeout=timeout)
+

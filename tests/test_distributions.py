@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from harness import distributions as sps
-from tests.conftest import REPO
+from tests.cli_helpers import run_python
 
 
 @pytest.mark.parametrize("x", [-40.0, -8.5, -3.0, -1.0, -0.7071, -0.3, 0.0, 1e-9, 0.5, 0.7072,
@@ -75,7 +73,6 @@ def test_the_statistics_never_import_scipy_for_a_small_run():
         "stats.sign_test(120, 60); stats.wilcoxon_signed_rank(a - b)\n"
         "stats.examples_needed(stats.bootstrap_means(a - b)[0], 200, 0.0)\n"
         "print('scipy' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
+    out = run_python(script, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -8,12 +8,10 @@ bench/bench_overhead.py measures the seconds.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import yaml
 
-from tests.conftest import REPO
+from tests.cli_helpers import run_python
 from tests.fake_openai_server import FakeOpenAIServer
 
 # Not needed by a run on an attached OpenAI-compatible server before its first request.
@@ -85,8 +83,7 @@ def write_suite(tmp_path, url: str, n: int = 6) -> str:
 
 
 def probe(suite: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", PROBE, suite], capture_output=True, text=True,
-                         cwd=REPO, timeout=180)
+    out = run_python(PROBE, suite, timeout=180)
     assert out.returncode == 0, out.stderr
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("PROBE "))
     return json.loads(line.removeprefix("PROBE "))
@@ -127,16 +124,14 @@ def test_the_command_exits_with_its_code_after_atexit_handlers_and_other_threads
         "from harness.cli.main import main\n"
         "sys.argv = ['harness', 'validate', sys.argv[1]]\n"
         "main()\n")
-    out = subprocess.run([sys.executable, "-c", script, str(bad)], capture_output=True,
-                         text=True, cwd=REPO, timeout=120)
+    out = run_python(script, str(bad), timeout=120)
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("error:") and "golden_sets" in out.stderr
     assert out.stdout.strip().endswith("atexit ran")  # handlers ran, and stdout was flushed
     assert done.read_text() == "yes"  # a non-daemon thread was waited for
     for code, status, stderr in (("None", 0, ""), ("3", 3, ""), ("'bye'", 1, "bye")):
-        out = subprocess.run([sys.executable, "-c", "from harness.cli.main import "
-                              f"exit_without_teardown as e; e({code})"],
-                             capture_output=True, text=True, cwd=REPO, timeout=60)
+        out = run_python("from harness.cli.main import "
+                              f"exit_without_teardown as e; e({code})", timeout=60)
         assert (out.returncode, out.stderr.strip()) == (status, stderr)
 
 
@@ -147,8 +142,7 @@ def test_preloading_waits_for_an_engine_and_stops_when_none_generates():
         "assert p.finish() == ()\n"  # nothing generated: stopped, nothing imported
         "assert 'matplotlib' not in sys.modules and 'pandas' not in sys.modules\n"
         "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         cwd=REPO, timeout=60)
+    out = run_python(script, timeout=60)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
 
 
@@ -163,6 +157,5 @@ def test_preloading_imports_the_end_of_the_run_once_an_engine_generates():
         "assert all(m in sys.modules for m in done)\n"
         "assert p.finish() == done\n"
         "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
+    out = run_python(script, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
