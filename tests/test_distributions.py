@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -42,8 +42,18 @@ def test_fair_coin_binomial_cdf_agrees_with_scipy(n, data):
                                                      rel=1e-11, abs=1e-300)
 
 
-def test_binomial_cdf_outside_the_exact_range_is_scipys():
-    n = sps.EXACT_BINOM_MAX_N + 1
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=sps.EXACT_BINOM_MAX_N + 1, max_value=sps.LOG_BINOM_MAX_N),
+       st.floats(0.0, 1.0))
+def test_fair_coin_binomial_cdf_of_many_trials_agrees_with_scipy(n, where):
+    # k from far in the lower tail (tiny p-values) through the middle to the upper tail.
+    k = int(where * n)
+    assert sps.binom.cdf(k, n, 0.5) == pytest.approx(float(stats.binom.cdf(k, n, 0.5)),
+                                                     rel=1e-8, abs=1e-300)
+
+
+def test_binomial_cdf_outside_the_computed_range_is_scipys():
+    n = sps.LOG_BINOM_MAX_N + 1
     assert sps.binom.cdf(n // 2, n, 0.5) == pytest.approx(stats.binom.cdf(n // 2, n, 0.5))
     assert sps.binom.cdf(3, 10, 0.3) == pytest.approx(stats.binom.cdf(3, 10, 0.3))
     assert sps.binom.cdf(4.5, 10, 0.5) == pytest.approx(stats.binom.cdf(4.5, 10, 0.5))
@@ -61,7 +71,7 @@ def test_ranks_with_nan_and_other_names_are_scipys():
     assert sps.binomtest is stats.binomtest
 
 
-def test_the_statistics_never_import_scipy_for_a_small_run():
+def test_the_statistics_never_import_scipy_for_small_or_large_runs():
     script = (
         "import sys\n"
         "import numpy as np\n"
@@ -70,7 +80,8 @@ def test_the_statistics_never_import_scipy_for_a_small_run():
         "rng = np.random.default_rng(0)\n"
         "a, b = rng.random(200), rng.random(200)\n"
         "stats.paired_test(a, b, binary=False); stats.paired_test(a > .5, b > .5, binary=True)\n"
-        "stats.sign_test(120, 60); stats.wilcoxon_signed_rank(a - b)\n"
+        "stats.sign_test(120, 60); stats.sign_test(27_495, 15_772)  # 100,000 examples\n"
+        "stats.wilcoxon_signed_rank(a - b)\n"
         "stats.examples_needed(stats.bootstrap_means(a - b)[0], 200, 0.0)\n"
         "print('scipy' in sys.modules)\n")
     out = run_python(script, timeout=120)

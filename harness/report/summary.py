@@ -44,9 +44,11 @@ def run_summary(ev: Evaluation) -> Group:
     an = ev.analysis
     # Scorers as rows, arms as columns: arms are few, scorer names are long.
     table = Table(title=f"{an.suite_name} · run {an.run_id}", title_justify="left")
-    table.add_column("mean ± 95% half-width", style="bold")
+    # Cells may wrap (at "±"): on a narrow console (a log file: 80 columns) unbreakable cells
+    # squeezed the scorer names out of sight.
+    table.add_column("mean ± 95% half-width", style="bold", overflow="fold")
     for arm in an.arms:
-        table.add_column(arm, justify="right", no_wrap=True)
+        table.add_column(arm, justify="right", overflow="fold")
     for meta in an.scorers:
         scope = an.home_scope(meta.name)
         if scope is None:
