@@ -160,11 +160,3 @@ def test_preloading_imports_the_end_of_the_run_once_an_engine_generates():
     out = run_python(script, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
 
-
-def test_the_command_has_glibc_give_large_freed_blocks_back_at_once():
-    """harness.cli.main.main sets malloc's mmap threshold (bench/bench_scale.py: peak memory)."""
-    out = run_python("import sys; from harness.cli.main import return_large_frees_to_the_os as r;"
-                     " print(r(), sys.platform)", timeout=60)
-    assert out.returncode == 0, out.stderr
-    set_it, platform = out.stdout.split()
-    assert set_it == ("True" if platform.startswith("linux") else "False")

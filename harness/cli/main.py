@@ -40,32 +40,10 @@ for module_name in COMMAND_MODULES:
 
 
 def main() -> None:
-    return_large_frees_to_the_os()
     try:
         cli()
     except SystemExit as exc:
         exit_without_teardown(exc.code)
-
-
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
-
-
-def return_large_frees_to_the_os(threshold: int = 128 * 1024) -> bool:
-    """Have glibc's malloc map blocks above `threshold` bytes on their own, so that freeing one
-    gives its memory back at once. By default glibc raises that threshold after the first large
-    free (up to 32 MB), and the freed arrays of one stage of a run (the plan, the scored
-    columns) then stay in the process while the next stage allocates its own: 1.62x the peak
-    memory of a 1,000-example run at 100,000 examples, against 1.5x with this (bench_scale.py).
-    Fixed at 128 KB, glibc's own starting value. Returns whether it was set (glibc only)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # another C library (musl): nothing to tune
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
 
 
 def exit_without_teardown(code: object) -> None:
