@@ -17,8 +17,8 @@ from tests.fake_openai_server import FakeOpenAIServer
 # Not needed by a run on an attached OpenAI-compatible server before its first request.
 HEAVY_BEFORE_FIRST_REQUEST = (
     "torch", "transformers", "peft", "trl", "bitsandbytes", "sentence_transformers",
-    "qdrant_client", "sklearn", "pandas", "pyarrow", "scipy", "matplotlib", "jinja2", "nltk",
-    "rouge_score",
+    "qdrant_client", "sklearn", "numpy", "pandas", "pyarrow", "scipy", "matplotlib", "jinja2",
+    "nltk", "rouge_score",
 )
 # Never needed by such a run, not even at its end (scipy: see harness/distributions.py).
 NEVER = ("torch", "transformers", "peft", "trl", "bitsandbytes", "sentence_transformers",
