@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long the actors of a local cluster may take to start (load the model) before Ray Data
+# gives up: ten minutes, a large model read from a slow disk.
+LOCAL_ACTORS_START_S = 600
+
 _ERRORS: dict[str, type[HarnessError]] = {
     cls.__name__: cls for cls in (HarnessError, ConfigError, EngineError, ModelError)}
 
@@ -165,6 +169,11 @@ class RayEngine(Engine):
         self._ray = ray
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the run shows its own progress
+        if address is None and self._owns_connection:
+            # The local cluster was sized for every actor: hand out batches once all have
+            # loaded the model, or the first one up takes the queue (in the tests, one of two
+            # actors answered all 8 requests). A cluster that may still grow is not waited on.
+            context.wait_for_min_actors_s = LOCAL_ACTORS_START_S
         # Ray Data's notes (execution plans, "progress bars disabled") would cut through the
         # run's own progress; its errors still show.
         logging.getLogger("ray.data").setLevel(logging.ERROR)
