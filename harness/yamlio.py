@@ -28,8 +28,7 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[LinePath, int]]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -46,6 +45,31 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[LinePath, int]]:
     if node is not None:
         _record_lines(node, (), lines)
     return data, lines
+
+
+# libyaml's parser when PyYAML was built with it: it parses about ten times faster than the
+# pure-Python one. A file it rejects is parsed again by the pure-Python parser, whose messages
+# are the ones users see (they name more, e.g. the undefined alias).
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once: the node tree (for the lines) and the data built from that same tree."""
+    if _FAST_LOADER is not None:
+        try:
+            return _parse(text, _FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    return _parse(text, yaml.SafeLoader)
+
+
+def _parse(text: str, loader_class: type) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
 
 
 def _record_lines(node: yaml.Node, prefix: LinePath, lines: dict[LinePath, int]) -> None:
