@@ -225,25 +225,19 @@ class ResponseTable:
     def texts(self, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
         return {key: str(r.get("text") or "") for key, r in self.records(pairs).items()}
 
-    def iter_records(self, arm: str, *, by: str = "file",
+    def iter_records(self, arm: str, *,
                      chunk: int = 2048) -> Iterator[tuple[int, dict[str, Any]]]:
-        """(position, last response line) of every example an arm answered, a chunk of lines
-        read at a time: in the order of responses.jsonl (by="file"), or of the examples
-        (by="position")."""
+        """(position, last response line) of every example an arm answered, in the order of
+        responses.jsonl, a chunk of lines read at a time."""
         cols = self.columns.get(arm)
         if cols is None:
             return
         where = np.flatnonzero(cols.present)
-        if by == "file":
-            where = where[np.argsort(cols.offset[where], kind="stable")]
+        where = where[np.argsort(cols.offset[where], kind="stable")]  # read forwards
         for start in range(0, where.size, chunk):
             part = where[start:start + chunk]
-            order = np.argsort(cols.offset[part], kind="stable")  # read forwards
-            lines = read_at(self.path, cols.offset[part][order])
-            by_pos = dict(zip(part[order].tolist(), lines, strict=True))
-            for pos in part.tolist():
-                yield pos, by_pos[pos]
-
+            lines = read_at(self.path, cols.offset[part])
+            yield from zip(part.tolist(), lines, strict=True)
 
 def read_responses(path: Path, positions: Positions, uid_of: _UidOf,
                    torn: list[int]) -> ResponseTable:

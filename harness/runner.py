@@ -351,7 +351,8 @@ class Plan:
     responses back by offset, a chunk at a time, instead of holding them all.
 
     Lines a resumed run finds in its files are matched by the hash() of their keys (64 bits,
-    within this process): what a set of every key would tell, in 8 bytes an entry.
+    within this process), 8 bytes an entry: per (arm, example) the key of its latest line and
+    of its latest successful one, the two that decide whether it is done.
 
     The columns are flat stdlib arrays indexed by arm * examples + example: as compact as
     numpy's, without numpy's ~0.1 s import before the first request.
@@ -380,13 +381,17 @@ class Plan:
     def size(self) -> int:
         return len(self.arms) * len(self.examples)
 
+    def index(self, a: int, e: int) -> int:
+        """The place of (arm, example) in the flat columns."""
+        return a * self._n + e
+
     def offset(self, a: int, e: int) -> int:
         """Where the latest line of (arm, example) starts in responses.jsonl (-1: none)."""
-        return self._offset[a * self._n + e]
+        return self._offset[self.index(a, e)]
 
     def answers(self, a: int, e: int) -> bool:
         """Whether that line answers this run's request of (arm, example)."""
-        return bool(self._answers[a * self._n + e])
+        return bool(self._answers[self.index(a, e)])
 
     def positions(self) -> dict[str, int]:
         """uid -> example index (built on first use: only a resumed run needs it)."""
@@ -411,7 +416,7 @@ class Plan:
         out = []
         for e, example in zip(examples, self.decoded(examples), strict=True):
             request = arm.build(example)
-            at = (a * self._n + e) * width
+            at = self.index(a, e) * width
             stored = self._keys[at:at + width]
             if stored[0]:
                 key = stored.decode("ascii")
@@ -432,7 +437,7 @@ class Plan:
             e = self.positions().get(r.get("uid") or r.get("example_id"))
             if a is None or e is None:
                 continue
-            at, key_hash = a * self._n + e, hash(str(r.get("request_key")))
+            at, key_hash = self.index(a, e), hash(str(r.get("request_key")))
             self._offset[at], self._latest_hash[at] = offset, key_hash
             if not r.get("error"):
                 self._good_hash[at], self._has_good[at] = key_hash, 1
@@ -440,12 +445,12 @@ class Plan:
     def check(self, item: WorkItem) -> bool:
         """Once the item's key is known: does its latest line answer it? Returns whether a
         successful line for this exact request is there already (nothing to generate)."""
-        at, key_hash = item.a * self._n + item.e, hash(item.key)
+        at, key_hash = self.index(item.a, item.e), hash(item.key)
         self._answers[at] = self._offset[at] >= 0 and self._latest_hash[at] == key_hash
         return bool(self._has_good[at]) and self._good_hash[at] == key_hash
 
     def recorded(self, item: WorkItem, offset: int) -> None:
-        at = item.a * self._n + item.e
+        at = self.index(item.a, item.e)
         self._offset[at], self._answers[at] = offset, 1
 
 
@@ -618,8 +623,8 @@ def _score(scorers: dict[str, tuple[ScorerSpec, BoundScorer]], plan: Plan, store
                                              "request": response["request_key"],
                                              "reference": item.example.reference})[:24]
                     # An evaluator error is not done: a resumed run asks the scorer again.
-                    if present is not None and present[a, item.e] and (
-                            int(hashes[a, item.e]) == hash(score_key)):
+                    at = plan.index(item.a, item.e)
+                    if present is not None and present[at] and hashes[at] == hash(score_key):
                         continue
                     todo.append((item, response, score_key))
             progress.advance(task, asked - len(todo))
@@ -657,14 +662,11 @@ def _read_answers(plan: Plan, store: RunStore,
 
 
 def _scores_done(store: RunStore, plan: Plan,
-                 scorers: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """What a resumed run already scored: scorer -> (hash(score key), present) per (arm,
-    example), from the successful lines of scores.jsonl."""
-    import numpy as np
-
+                 scorers: dict[str, Any]) -> dict[str, tuple[array, bytearray]]:
+    """What a resumed run already scored: scorer -> (hash(score key), present), columns laid
+    out as the plan's (`plan.index`), from the successful lines of scores.jsonl."""
     arm_index = {arm.name: a for a, arm in enumerate(plan.arms)}
-    shape = (len(plan.arms), len(plan.examples))
-    done: dict[str, tuple[Any, Any]] = {}
+    done: dict[str, tuple[array, bytearray]] = {}
     for _, r in iter_jsonl(store.scores.path):
         name = r.get("scorer")
         a = arm_index.get(r.get("arm"))
@@ -672,9 +674,10 @@ def _scores_done(store: RunStore, plan: Plan,
         if name not in scorers or a is None or e is None or r.get("error"):
             continue
         if name not in done:
-            done[name] = (np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=bool))
+            done[name] = (array("q", [0]) * plan.size, bytearray(plan.size))
         hashes, present = done[name]
-        hashes[a, e], present[a, e] = hash(str(r.get("score_key"))), True
+        at = plan.index(a, e)
+        hashes[at], present[at] = hash(str(r.get("score_key"))), 1
     return done
 
 

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -75,18 +75,28 @@ def write_bytes_atomic(path: Path, blob: bytes) -> None:
 
 def write_chunks_atomic(path: Path, chunks: Iterable[bytes]) -> None:
     """`write_bytes_atomic` for content produced piece by piece (never one string in memory)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for chunk in chunks:
+            f.write(chunk)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary file next to `path` for a writer that wants a file name (a Parquet writer):
+    once the block ends it is fsynced and renamed over `path`, and the folder fsynced; on an
+    error it is removed and `path` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb") as f:  # fsync needs no write access
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -323,19 +333,23 @@ class RunData:
         return self.manifest.status == "complete"
 
     @cached_property
+    def _frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return _frames(self.run_dir)  # the three files read once, whichever is asked first
+
+    @property
     def examples(self) -> pd.DataFrame:
         """uid, id, golden_set, tags, reference, prompt, metadata, gold_doc_ids"""
-        return _frames(self.run_dir)[0]
+        return self._frames[0]
 
-    @cached_property
+    @property
     def responses(self) -> pd.DataFrame:
         """arm, uid, example_id, golden_set, text, tokens, ..., contexts (last line wins)"""
-        return _frames(self.run_dir)[1]
+        return self._frames[1]
 
-    @cached_property
+    @property
     def scores(self) -> pd.DataFrame:
         """arm, uid, example_id, scorer, value, explanation, answer, error (last line wins)"""
-        return _frames(self.run_dir)[2]
+        return self._frames[2]
 
     def score_matrix(self, scorer: str) -> pd.DataFrame:
         """example uid x arm table of one scorer's values (NaN where missing)."""

@@ -135,6 +135,18 @@ def test_the_command_exits_with_its_code_after_atexit_handlers_and_other_threads
         assert (out.returncode, out.stderr.strip()) == (status, stderr)
 
 
+
+def test_exiting_does_not_wait_forever_on_an_idle_thread_pool():
+    # An open ThreadPoolExecutor's idle workers are non-daemon threads that only Python's exit
+    # hook wakes; joining them by hand would hang.
+    script = ("from concurrent.futures import ThreadPoolExecutor\n"
+              "pool = ThreadPoolExecutor(2)\n"
+              "pool.submit(int).result()\n"
+              "from harness.cli.main import exit_without_teardown\n"
+              "exit_without_teardown(3)\n")
+    out = run_python(script, timeout=60)
+    assert out.returncode == 3, out.stderr
+
 def test_preloading_waits_for_an_engine_and_stops_when_none_generates():
     script = (
         "import sys, harness.preload as p\n"

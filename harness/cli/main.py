@@ -63,9 +63,9 @@ def exit_without_teardown(code: object) -> None:
     else:
         print(code, file=sys.stderr)
         status = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # What Python's exit calls first: it wakes idle thread-pool workers (their exit hooks) and
+    # joins every non-daemon thread, including ones started while it waits.
+    threading._shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe

@@ -37,7 +37,6 @@ from harness.engines.openai_compat import (
     _Gone,
     estimate_tokens,
     run_coroutine,
-    ssl_context,
 )
 from harness.engines.vllm import VLLMEngine
 from harness.errors import ConfigError, EngineError
@@ -277,7 +276,6 @@ class PoolEngine(Engine):
 
     async def _generate_all(self, requests: Sequence[Request],
                             progress: ProgressCallback | None) -> list[Response]:
-        import httpx
 
         live = [i for i in self._live or [] if i not in self.gone]
         scheduler = Scheduler([adapter_key(r) for r in requests],
@@ -286,13 +284,7 @@ class PoolEngine(Engine):
         done: dict[int, Response] = {}
         clients: dict[int, httpx.AsyncClient] = {}
         for i in live:
-            member = self.members[i]
-            limits = httpx.Limits(max_connections=member.concurrency,
-                                  max_keepalive_connections=member.concurrency)
-            timeout = httpx.Timeout(member.request_timeout_s, connect=member.connect_timeout_s)
-            clients[i] = httpx.AsyncClient(headers=member.headers(), limits=limits,
-                                           timeout=timeout,
-                                           verify=ssl_context(member.base_url))
+            clients[i] = self.members[i].async_client()
         limiters = {i: (RateLimiter(self.members[i]._rpm) if self.members[i]._rpm else None,
                         RateLimiter(self.members[i]._tpm) if self.members[i]._tpm else None)
                     for i in live}

@@ -417,20 +417,25 @@ class OpenAICompatEngine(Engine):
 
     # ---- generation --------------------------------------------------------------------------
 
-    async def _generate_all(self, requests: Sequence[Request], names: Sequence[str],
-                            progress: ProgressCallback | None) -> list[Response]:
+    def async_client(self) -> httpx.AsyncClient:
+        """The HTTP client of a run on this endpoint: as many connections as requests in
+        flight, its timeouts, headers (the API key) and TLS settings."""
         import httpx
 
+        limits = httpx.Limits(max_connections=self.concurrency,
+                              max_keepalive_connections=self.concurrency)
+        timeout = httpx.Timeout(self.request_timeout_s, connect=self.connect_timeout_s)
+        return httpx.AsyncClient(headers=self.headers(), limits=limits, timeout=timeout,
+                                 verify=ssl_context(self.base_url))
+
+    async def _generate_all(self, requests: Sequence[Request], names: Sequence[str],
+                            progress: ProgressCallback | None) -> list[Response]:
         done: dict[int, Response] = {}
         state = {"consecutive": 0, "transport_failures": 0, "successes": 0}
         limit = asyncio.Semaphore(self.concurrency)
         rpm = RateLimiter(self._rpm) if self._rpm else None
         tpm = RateLimiter(self._tpm) if self._tpm else None
-        limits = httpx.Limits(max_connections=self.concurrency,
-                              max_keepalive_connections=self.concurrency)
-        timeout = httpx.Timeout(self.request_timeout_s, connect=self.connect_timeout_s)
-        async with httpx.AsyncClient(headers=self.headers(), limits=limits, timeout=timeout,
-                                     verify=ssl_context(self.base_url)) as client:
+        async with self.async_client() as client:
 
             async def one(index: int) -> None:
                 request = requests[index]

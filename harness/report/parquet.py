@@ -9,14 +9,11 @@ size of the run; written to a temporary file and renamed, so a reader never sees
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from harness.decision.analysis import Analysis
-from harness.store import RunData
+from harness.store import RunData, atomic_path
 
 RESULTS = "results.parquet"
 CHUNK = 1_000  # examples per row group (and held in memory at a time)
@@ -60,10 +57,7 @@ def write_results_parquet(run: RunData, an: Analysis, path: Path) -> Path:
     scorers = [s.name for s in an.scorers]
     schema = results_schema(scorers)
     guards = {g.name: g.guard for g in run.manifest.golden_sets}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             for start in range(0, examples.n, CHUNK):
                 positions = list(range(start, min(examples.n, start + CHUNK)))
@@ -72,13 +66,6 @@ def write_results_parquet(run: RunData, an: Analysis, path: Path) -> Path:
             if examples.n == 0:
                 writer.write_table(schema.empty_table())
         pa.default_memory_pool().release_unused()  # what the writer freed goes back
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -20,9 +20,7 @@ identity, counts, embedder and dimensions.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +33,7 @@ from harness.retrieval.chunking import Chunk, chunk_documents, point_id
 from harness.retrieval.corpus import Document, corpus_hash, load_corpus
 from harness.spec.corpus import CorpusSpec
 from harness.spec.retriever import RetrieverContext
+from harness.store import write_bytes_atomic
 from harness.types import stable_hash
 
 if TYPE_CHECKING:
@@ -144,18 +143,8 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, index_dir / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    write_bytes_atomic(index_dir / MANIFEST, text.encode("utf-8"))
 
 
 def build_index(spec: CorpusSpec, base_dir: Path | None = None, *,
