@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.engines.openai_compat import OpenAICompatEngine  # noqa: E402
+from harness.engines.openai import OpenAICompatEngine  # noqa: E402
 from harness.types import GenerationParams, Request  # noqa: E402
 
 TOPICS = ["the sea", "a lighthouse", "bees", "a library", "winter", "a train", "coffee",

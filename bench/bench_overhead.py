@@ -17,7 +17,10 @@ fresh process and a fresh run and cache folder, so nothing is cached), after one
   prompt and a system prompt, so N requests; scorers token_f1 (primary), rouge_l, contains; a
   beats gate and a threshold gate; every report (markdown, forest plot, JSON, JUnit).
 - a plain httpx async client (a script, run the same way): the same N request bodies (checked
-  at the proxy), 16 in flight, the answers written to a JSONL file.
+  at the proxy), 16 in flight, the answers written to a JSONL file;
+- with `--floor`, the same client after it imports what harness's command line is built on
+  (click, rich's console and progress, pydantic with one model built, PyYAML): the part of
+  harness's start-up that its libraries cost, whatever harness does.
 
 Every request asks for exactly `--max-tokens` tokens (`ignore_eos`), so both do the same work.
 Both run with a bytecode cache (a folder under the temporary one), as an installed package
@@ -25,6 +28,7 @@ has, even where PYTHONDONTWRITEBYTECODE is set.
 
 Run: .venv/bin/python bench/bench_overhead.py [--sizes 8 96] [--rounds 3] [--max-tokens 64]
           [--baseline DIR]   (DIR holds another harness/ package, timed the same way)
+          [--floor]          (also the plain client after harness's libraries)
 Needs .venv-vllm (scripts/setup_vllm.sh) or HARNESS_VLLM_PYTHON. On 2 CPU cores the server
 generates ~50 tokens/s: about 25 minutes with the defaults (96 requests take ~2 minutes), 38
 with a baseline. Figures and what they mean: docs/scale.md, "The fixed cost around the engine".
@@ -84,6 +88,20 @@ async def main(url, bodies_path, out_path, concurrency):
 asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
 '''
 
+# The plain client after importing what harness's command line is built on: the start-up any
+# client on these libraries pays before its first request (--floor).
+LIBRARIES_FIRST = '''
+import click, yaml
+import rich.console, rich.progress
+import pydantic
+
+class Check(pydantic.BaseModel):  # the first model built loads pydantic's schema machinery
+    name: str
+    n: int = 0
+
+Check.model_validate(yaml.safe_load("name: floor"))
+rich.console.Console(stderr=True)
+'''
 
 # ---- the timestamping proxy ------------------------------------------------------------------
 
@@ -298,6 +316,9 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="also time the harness package found in this folder (a folder "
                         "holding an older harness/, e.g. a `git worktree`), interleaved")
+    parser.add_argument("--floor", action="store_true", help="also time the plain client "
+                        "after it imports click, rich, pydantic (one model built) and PyYAML "
+                        "(`plain+libs`): the start-up of any client on harness's libraries")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     if any(n < 2 or n % 2 for n in args.sizes):
@@ -318,7 +339,9 @@ def main() -> None:
     harnesses = {"harness": env}
     if args.baseline is not None:
         harnesses["baseline"] = {**env, "PYTHONPATH": str(args.baseline.resolve())}
-    who = [*harnesses, "plain"]
+    plains = {"plain": "plain_client.py", **({"plain+libs": "libs_client.py"} if args.floor
+                                             else {})}
+    who = [*harnesses, *plains]
     results: list[Timing] = []
     try:
         server.start()
@@ -326,8 +349,8 @@ def main() -> None:
               f"{server.wait_healthy(600):.0f} s (log {server.log_path})", flush=True)
         proxy = Proxy(port)
         proxy.start()
-        client = tmp / "plain_client.py"
-        client.write_text(PLAIN_CLIENT)
+        (tmp / "plain_client.py").write_text(PLAIN_CLIENT)
+        (tmp / "libs_client.py").write_text(LIBRARIES_FIRST + PLAIN_CLIENT)
         for n in args.sizes:
             for r in range(args.rounds + 1):  # round 0 warms up (bytecode, page cache)
                 label = "warm-up" if r == 0 else f"round {r}"
@@ -341,18 +364,19 @@ def main() -> None:
                                                ok={0, 10, 11, 12, 13}))
                     bodies = folder / "bodies.jsonl"
                     bodies.write_bytes(b"\n".join(proxy.bodies) + b"\n")
-                folder = tmp / f"n{n}-r{r}-plain"
-                folder.mkdir()
-                round_results.append(timed(
-                    "plain", n, [sys.executable, str(client), proxy.url, str(bodies),
-                                 str(folder / "answers.jsonl"), str(CONCURRENCY)],
-                    proxy, folder / "plain.log", env, ok={0}))
+                for name, script in plains.items():
+                    folder = tmp / f"n{n}-r{r}-{name}"
+                    folder.mkdir()
+                    round_results.append(timed(
+                        name, n, [sys.executable, str(tmp / script), proxy.url, str(bodies),
+                                  str(folder / "answers.jsonl"), str(CONCURRENCY)],
+                        proxy, folder / "plain.log", env, ok={0}))
                 first = round_results[0]
                 for t in round_results:
                     if t.bodies != first.bodies or t.tokens != first.tokens:
                         raise SystemExit(f"n={n}: {t.who} sent other work than {first.who} "
                                          f"({t.tokens} vs {first.tokens} tokens)")
-                    print(f"  n={n:<4} {label:<8} {t.who:<8} start-up {t.startup:5.2f} s  "
+                    print(f"  n={n:<4} {label:<8} {t.who:<10} start-up {t.startup:5.2f} s  "
                           f"span {t.span:6.2f} s  tail {t.tail:5.2f} s  wall {t.wall:6.2f} s  "
                           f"({t.tokens} tokens)", flush=True)
                 if r:
@@ -375,14 +399,14 @@ def report(results: list[Timing], args: argparse.Namespace, who: list[str]) -> N
 
     print(f"\nmedian [min-max] seconds over {args.rounds} rounds; {args.max_tokens} tokens per "
           f"request, {CONCURRENCY} in flight, nothing cached")
-    print(f"{'N':>4}  {'who':<8} {'start-up':<18} {'server span':<18} {'tail':<18} "
+    print(f"{'N':>4}  {'who':<10} {'start-up':<18} {'server span':<18} {'tail':<18} "
           f"{'wall':<18} {'wall / plain':<18}")
     for n in args.sizes:
         plain = [t for t in results if t.n == n and t.who == "plain"]
         for name in who:
             rows = [t for t in results if t.n == n and t.who == name]
             ratios = [t.wall / p.wall for t, p in zip(rows, plain, strict=True)]
-            print(f"{n:>4}  {name:<8} {med([t.startup for t in rows]):<18} "
+            print(f"{n:>4}  {name:<10} {med([t.startup for t in rows]):<18} "
                   f"{med([t.span for t in rows]):<18} {med([t.tail for t in rows]):<18} "
                   f"{med([t.wall for t in rows]):<18} "
                   f"{med(ratios, 3) if name != 'plain' else '':<18}")

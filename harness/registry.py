@@ -4,7 +4,9 @@ A kind is one module: its pydantic config model, decorated with `@REGISTRY.regis
 and the class it builds (imported lazily by the config's `build`, so that reading a suite never
 imports torch). The registry finds its kinds by itself, so nothing keeps a list of them:
 - every module of its package whose name does not start with "_" (they import only the
-  standard library and pydantic at top level, so importing them all is cheap);
+  standard library and pydantic at top level); a suite's start-up imports only the modules
+  named after the kinds it uses (`Registry.find`), and discovers the rest only for a kind that
+  is not one of them;
 - modules of installed packages named by the entry-point group (`harness.engines`, ...);
 - anything registered at run time (a test, a notebook), which bumps `version` so the suite
   model built from the registries is rebuilt.
@@ -19,6 +21,7 @@ import difflib
 import functools
 import importlib
 import importlib.metadata
+import importlib.util
 import pkgutil
 import threading
 from collections.abc import Callable
@@ -78,10 +81,32 @@ class Registry(Generic[M]):
             return dict(sorted(self._kinds.items()))
 
     def get(self, kind: str) -> M:
-        kinds = self.kinds()
-        if kind not in kinds:
+        config = self.find(kind)
+        if config is None:
             raise ConfigError(self.unknown_message(kind))
-        return kinds[kind]
+        return config
+
+    def find(self, kind: Any) -> M | None:
+        """The config model of `kind`, or None. A built-in kind lives in the module of its
+        package named after it (`harness/engines/vllm.py` is `vllm`): that module alone is
+        imported, so a suite's start-up does not pay for the kinds it does not use. Any other
+        kind (a plugin, a module of another name) is found by discovering them all."""
+        if not isinstance(kind, str):
+            return None
+        with self._lock:
+            config = self._kinds.get(kind)
+            discovered = self._discovered
+        if config is not None or discovered:
+            return config
+        if kind.isidentifier() and not kind.startswith("_"):
+            module = f"{self.package}.{kind}"
+            if importlib.util.find_spec(module) is not None:
+                importlib.import_module(module)
+                with self._lock:
+                    config = self._kinds.get(kind)
+                if config is not None:
+                    return config
+        return self.kinds().get(kind)
 
     def unknown_message(self, kind: Any) -> str:
         known = list(self.kinds())
@@ -97,9 +122,13 @@ class Registry(Generic[M]):
             kind = getattr(value, "kind", None)
         return kind if isinstance(kind, str) else None
 
-    def union(self) -> Any:
-        """The type of one config of this registry: a union tagged by `kind`."""
-        kinds = self.kinds()
+    def union(self, only: frozenset[str] | None = None) -> Any:
+        """The type of one config of this registry: a union tagged by `kind`, of every kind,
+        or of the kinds `only` names when each of them is known (a suite's own kinds)."""
+        if only is not None and not only:
+            return Any  # nothing of this kind to validate (an empty `judges:`)
+        found = {kind: self.find(kind) for kind in sorted(only)} if only is not None else {}
+        kinds = self.kinds() if only is None or None in found.values() else found
         members = [Annotated[config, Tag(kind)] for kind, config in kinds.items()]
         if len(members) == 1:
             return next(iter(kinds.values()))

@@ -15,7 +15,6 @@ judge is scored like a scorer, a pairwise judge writes judgements.jsonl.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import platform
 from array import array
@@ -23,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -36,7 +35,7 @@ from rich.progress import (
 )
 
 from harness.arms.base import Arm, ArmContext
-from harness.engines.openai_compat import estimate_prompt_tokens
+from harness.engines.openai import estimate_prompt_tokens
 from harness.errors import BudgetExceeded, ConfigError, EngineError
 from harness.golden import ExampleStore, GoldenSet, load_golden_set, normalize_text
 from harness.judges._client import JudgeEngines
@@ -48,8 +47,6 @@ from harness.manifest import (
     RunManifest,
     ScorerRecord,
 )
-from harness.retrieval.cache import RetrievalCache
-from harness.retrieval.service import CorpusSearch
 from harness.scoring import BoundScorer, build_scorer
 from harness.spec.base import PriceSpec
 from harness.spec.engine import ResolvedEngine
@@ -66,6 +63,10 @@ from harness.store import (
     read_at,
 )
 from harness.types import Example, Request, Response, Sample, stable_hash
+from harness.versions import installed_version
+
+if TYPE_CHECKING:
+    from harness.retrieval.service import CorpusSearch
 
 SCORE_CHUNK = 64  # samples scored (and written) at a time; batch scorers see a chunk at once
 PAIR_CHUNK = 32  # pairs a pairwise judge judges (2 requests each) and writes at a time
@@ -135,14 +136,26 @@ def run_suite(suite: Suite, *, console: Console | None = None, resume: bool = Tr
     for resolved in engines.values():
         warnings.extend(resolved.warnings)
     cache_path = suite.cache_path()
-    search = CorpusSearch(suite.corpora, suite.base_dir, RetrievalCache(cache_path))
+    search = _corpus_search(suite, cache_path)
     try:
         return _run(suite, console, resume, new_run, max_cost, warnings, golden_sets,
                     examples, engines, ArmContext(suite, engines, search), cache_path)
     finally:
-        search.close()
-        if search.cache is not None:
-            search.cache.close()
+        if search is not None:
+            search.close()
+            if search.cache is not None:
+                search.cache.close()
+
+
+def _corpus_search(suite: Suite, cache_path: Path) -> CorpusSearch | None:
+    """Retrieval over the suite's corpora, cached in the run's cache file; None (nothing
+    imported or opened) for a suite without corpora: no arm of it can retrieve."""
+    if not suite.corpora:
+        return None
+    from harness.retrieval.cache import RetrievalCache
+    from harness.retrieval.service import CorpusSearch
+
+    return CorpusSearch(suite.corpora, suite.base_dir, RetrievalCache(cache_path))
 
 
 def _run(suite: Suite, console: Console, resume: bool, new_run: bool, max_cost: float | None,
@@ -766,13 +779,9 @@ def _training_overlap_warnings(arms: list[Arm], golden_sets: list[GoldenSet]) ->
 
 
 def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in KEY_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    """The installed versions of the packages a run's results depend on (those installed)."""
+    versions = {name: installed_version(name) for name in KEY_PACKAGES}
+    return {name: version for name, version in versions.items() if version is not None}
 
 
 @contextmanager

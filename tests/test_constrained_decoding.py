@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from harness.arms.base import ArmContext
 from harness.arms.tuned import TunedArm
 from harness.cli.main import cli
-from harness.engines.openai_compat import OpenAICompatEngine
+from harness.engines.openai import OpenAICompatEngine
 from harness.engines.vllm import VLLMEngine
 from harness.errors import ConfigError
 from harness.spec.suite import load_suite

@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from harness.cli.main import cli
-from harness.engines.openai_compat import GenerationAborted, OpenAICompatEngine, is_pinned
+from harness.engines.openai import GenerationAborted, OpenAICompatEngine, is_pinned
 from harness.errors import ModelError
 from harness.store import load_run
 from harness.types import GenerationParams, Request

@@ -29,7 +29,7 @@ from harness.adapters_io import serving_name
 from harness.cli.main import cli
 from harness.engines._pool import BASE, PoolEngine, Scheduler
 from harness.engines.base import EngineContext
-from harness.engines.openai_compat import GenerationAborted, OpenAICompatEngine, OpenAIEngineSpec
+from harness.engines.openai import GenerationAborted, OpenAICompatEngine, OpenAIEngineSpec
 from harness.spec.base import ModelSpec
 from harness.store import load_run, read_jsonl_checked
 from harness.types import GenerationParams, Request

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from harness.adapters_io import serving_name
 from harness.cli.main import cli
-from harness.engines.openai_compat import GenerationAborted, OpenAICompatEngine
+from harness.engines.openai import GenerationAborted, OpenAICompatEngine
 from harness.errors import ConfigError
 from harness.spec.train import TrainConfig
 from harness.types import AdapterRef, GenerationParams, Request
@@ -57,7 +57,7 @@ def test_a_server_that_echoes_the_api_key_never_gets_it_into_an_error():
 
 
 def test_the_key_is_configuration_by_name_only(monkeypatch):
-    from harness.engines.openai_compat import api_key_from_env
+    from harness.engines.openai import api_key_from_env
 
     monkeypatch.setenv("MY_KEY", "sk-value")
     assert api_key_from_env("MY_KEY") == "sk-value"

@@ -101,6 +101,14 @@ def test_a_run_on_an_attached_server_imports_nothing_heavy_before_its_first_requ
     before = tops(seen["first"])
     assert not before & set(HEAVY_BEFORE_FIRST_REQUEST), sorted(before &
                                                                 set(HEAVY_BEFORE_FIRST_REQUEST))
+    # Only the kinds the suite names are imported (harness/registry.py), and no retrieval for
+    # a suite without corpora.
+    unused = {"harness.engines.vllm", "harness.engines.local", "harness.engines.ray",
+              "harness.engines.pool", "harness.arms.rag", "harness.arms.tuned",
+              "harness.judges.rubric", "harness.judges.pairwise", "harness.retrieval.service",
+              "harness.retrieval.index"}
+    assert {"harness.engines.openai", "harness.engines.scripted"} <= set(seen["first"])
+    assert not unused & set(seen["first"]), sorted(unused & set(seen["first"]))
     # The end of the run was imported while generating, and the run still reported.
     assert "harness.report" in seen["preloaded"] and "pandas" in seen["preloaded"]
     assert not tops(seen["end"]) & set(NEVER), sorted(tops(seen["end"]) & set(NEVER))

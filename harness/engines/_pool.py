@@ -29,7 +29,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.engines.base import Engine, ProgressCallback
-from harness.engines.openai_compat import (
+from harness.engines.openai import (
     GenerationAborted,
     OpenAICompatEngine,
     RateLimiter,

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.engines.base import Engine, EngineContext, ProgressCallback, ResolvedEngine
-from harness.engines.openai_compat import GenerationAborted
+from harness.engines.openai import GenerationAborted
 from harness.errors import ConfigError, EngineError, HarnessError, ModelError
 from harness.types import Request, Response
 

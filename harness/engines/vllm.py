@@ -39,7 +39,7 @@ from harness.adapters_io import (
 )
 from harness.engines import ENGINES
 from harness.engines.base import Engine, EngineContext, ResolvedEngine
-from harness.engines.openai_compat import (
+from harness.engines.openai import (
     TRANSIENT_STATUS,
     GenerationAborted,
     OpenAICompatEngine,

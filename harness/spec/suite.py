@@ -153,23 +153,27 @@ class Suite(Strict):
         return stable_hash(self.model_dump(mode="json"))
 
 
-_BUILT: dict[str, Any] = {}
+_BUILT: dict[Any, type[Suite]] = {}
 _BUILD_LOCK = threading.Lock()
 
 
-def suite_model() -> type[Suite]:
-    """The Suite model with `engine`, `engines`, `arms` and `judges` typed by every registered
-    kind."""
+def suite_model(data: Any = None) -> type[Suite]:
+    """The Suite model with `engine`, `engines`, `arms` and `judges` typed by the registries:
+    for the raw mapping of a suite, by the kinds it names (only their modules are imported);
+    without one, by every registered kind (the schema)."""
+    named = _named_kinds(data)
     with _BUILD_LOCK:
-        EngineUnion = ENGINES.union()
-        ArmUnion = ARMS.union()
-        JudgeUnion = JUDGES.union()
-        key = (ENGINES.version, ARMS.version, JUDGES.version)
-        if _BUILT.get("key") != key:
-            default_engine = ENGINES.get(ENGINES.default_kind or "local")
-            _BUILT["model"] = create_model(
+        EngineUnion = ENGINES.union(named.get("engine"))
+        ArmUnion = ARMS.union(named.get("arm"))
+        JudgeUnion = JUDGES.union(named.get("judge"))
+        key = (ENGINES.version, ARMS.version, JUDGES.version, *sorted(
+            (what, tuple(sorted(kinds))) for what, kinds in named.items()))
+        if key not in _BUILT:
+            if len(_BUILT) >= 16:  # registries changed (tests register kinds): start over
+                _BUILT.clear()
+            _BUILT[key] = create_model(
                 "Suite", __base__=Suite, __module__=__name__,
-                engine=(EngineUnion, Field(default_factory=lambda: default_engine(),
+                engine=(EngineUnion, Field(default_factory=_default_engine,
                                            description="the default engine of every arm")),
                 engines=(dict[str, EngineUnion], Field(
                     default_factory=dict, description="named engines arms may choose with "
@@ -179,8 +183,35 @@ def suite_model() -> type[Suite]:
                     default_factory=dict, description="model judges by name: rubric (a scorer) "
                     "or pairwise (wins of one arm over another); docs/judges.md")),
             )
-            _BUILT["key"] = key
-        return _BUILT["model"]
+        return _BUILT[key]
+
+
+def _default_engine() -> Any:
+    return ENGINES.get(ENGINES.default_kind or "local")()
+
+
+def _named_kinds(data: Any) -> dict[str, frozenset[str]]:
+    """The engine, arm and judge kinds a raw suite mapping names, per registry; a registry
+    with a value whose kind cannot be read is left out (its union keeps every kind, so the
+    error names them all)."""
+    if not isinstance(data, dict):
+        return {}
+    engines = data.get("engines", {})
+    judges = data.get("judges", {})
+    values = {
+        # A missing `engine:` is the default kind's (an empty mapping reads as it).
+        "engine": [data.get("engine", {}), *(engines.values() if isinstance(engines, dict)
+                                             else [None])],
+        "arm": data.get("arms") if isinstance(data.get("arms"), list) else [None],
+        "judge": list(judges.values()) if isinstance(judges, dict) else [None],
+    }
+    registries = {"engine": ENGINES, "arm": ARMS, "judge": JUDGES}
+    named = {}
+    for what, items in values.items():
+        kinds = [registries[what].kind_of(item) for item in items]
+        if None not in kinds:
+            named[what] = frozenset(kinds)
+    return named
 
 
 def suite_json_schema() -> dict[str, Any]:
@@ -210,7 +241,7 @@ def load_suite(path: str | Path, *, require_adapters: bool = True) -> Suite:
     data, lines = load_yaml_with_lines(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of suite fields at the top level")
-    model = suite_model()
+    model = suite_model(data)
     try:
         suite = model.model_validate(data)
     except ValidationError as exc:

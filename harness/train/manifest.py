@@ -15,13 +15,13 @@ import os
 import platform
 import shutil
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from harness.adapters_io import CONFIG_FILE, MANIFEST_FILE, WEIGHTS_FILE
 from harness.errors import ModelError
 from harness.models import file_sha256  # noqa: F401 - re-exported for the trainer
+from harness.versions import installed_version
 
 MANIFEST_FORMAT = "harness-adapter/1"
 LOSS_CURVE_FILE = "loss_curve.png"
@@ -35,13 +35,8 @@ PACKAGES = ("harness", "torch", "transformers", "peft", "bitsandbytes", "acceler
 
 
 def package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return {"python": platform.python_version(),
+            **{name: installed_version(name) for name in PACKAGES}}
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
