@@ -155,6 +155,7 @@ def test_exiting_does_not_wait_forever_on_an_idle_thread_pool():
     out = run_python(script, timeout=60)
     assert out.returncode == 3, out.stderr
 
+
 def test_preloading_waits_for_an_engine_and_stops_when_none_generates():
     script = (
         "import sys, harness.preload as p\n"
