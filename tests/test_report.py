@@ -159,3 +159,21 @@ def test_finish_run_with_a_baseline_adds_the_regression_section(tmp_path):
 
 def test_table_cells_survive_pipes_and_newlines():
     assert cell("a|b\nc") == "a\\|b<br>c"
+
+
+def test_a_response_with_an_infinite_token_count_exports_as_null_not_a_failed_report(tmp_path):
+    import pandas as pd
+
+    run_dir = demo_run(tmp_path)
+    responses = run_dir / "responses.jsonl"
+    lines = responses.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["completion_tokens"] = float("inf")  # json writes Infinity, a foreign file may too
+    lines[0] = json.dumps(first)
+    responses.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    paths = write_reports(run_dir, tmp_path / "reports")
+    results = pd.read_parquet(paths[4])
+    row = results[(results["example_id"] == str(first["example_id"]))
+                  & (results["arm"] == first["arm"])]
+    assert len(row) == 1 and pd.isna(row["completion_tokens"].iloc[0])
+    assert results["completion_tokens"].notna().sum() == len(results) - 1

@@ -9,6 +9,7 @@ size of the run; written to a temporary file and renamed, so a reader never sees
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def results_schema(scorers: list[str]) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and value == value else None
+    # JSON may hold Infinity (a hand-edited or foreign file): null, not a failed report.
+    return int(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def _float(value: Any) -> float | None:
