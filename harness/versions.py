@@ -3,7 +3,7 @@
 `importlib.metadata.version` parses a distribution's whole METADATA file as an e-mail message,
 long description included (torch's and transformers' are tens of kilobytes): about 1 ms a
 package, a dozen of them before a run's first request. The version is a header line near the
-top, so only that is read here.
+top, so only the header lines are looked at here.
 """
 
 from __future__ import annotations

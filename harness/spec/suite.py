@@ -153,6 +153,8 @@ class Suite(Strict):
         return stable_hash(self.model_dump(mode="json"))
 
 
+# The registries that type the suite's fields, by the `what` of their messages.
+_REGISTRIES = {"engine": ENGINES, "arm": ARMS, "judge": JUDGES}
 _BUILT: dict[Any, type[Suite]] = {}
 _BUILD_LOCK = threading.Lock()
 
@@ -205,10 +207,9 @@ def _named_kinds(data: Any) -> dict[str, frozenset[str]]:
         "arm": data.get("arms") if isinstance(data.get("arms"), list) else [None],
         "judge": list(judges.values()) if isinstance(judges, dict) else [None],
     }
-    registries = {"engine": ENGINES, "arm": ARMS, "judge": JUDGES}
     named = {}
     for what, items in values.items():
-        kinds = [registries[what].kind_of(item) for item in items]
+        kinds = [_REGISTRIES[what].kind_of(item) for item in items]
         if None not in kinds:
             named[what] = frozenset(kinds)
     return named
@@ -219,7 +220,7 @@ def suite_json_schema() -> dict[str, Any]:
 
 
 def _unknown_kind(what: str, kind: Any) -> str:
-    registry = {"engine": ENGINES, "arm": ARMS, "judge": JUDGES}.get(what)
+    registry = _REGISTRIES.get(what)
     if registry is None:
         return f"unknown {what} kind {kind!r}"
     message = registry.unknown_message(kind)
