@@ -6,7 +6,10 @@ batch 16), run side by side in one process through one LocalEngine:
   prefix        own loop, the batch's shared prefix computed once; rows stay until the batch ends
   drop          own loop, finished rows leave the batch (no prefix reuse, no refill)
   drop+refill   own loop, finished rows leave and waiting rows take their places
-  both          prefix reuse + drop + refill (the engine's default)
+  both          prefix reuse + drop + refill
+  both+merged   (--merge, arms with an adapter) the same, the adapter's LoRA weights merged into
+                the base while its rows decode (harness/engines/_lora_merge.py): the engine's
+                default on a CPU. Every other method runs the adapter unmerged.
   transformers-cb  (--with-cb) transformers' continuous batching, model.generate_batch
 The methods are interleaved, the order rotated each repeat, because the machine is shared:
 read the ratios. tok/s counts generated tokens up to and with eos. CPU s is this process's CPU
@@ -16,6 +19,7 @@ the forward calls: measures of work that do not depend on the machine's load.
 
     .venv/bin/python bench/bench_local_decode.py [--arms prompt] [--n 48] [--repeats 1]
                                                   [--batch 16] [--with-cb] [--methods both]
+                                                  [--merge]
 """
 
 from __future__ import annotations
@@ -93,6 +97,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--with-cb", action="store_true", help="also transformers' continuous "
                         "batching (slow on CPU, see the report it prints)")
+    parser.add_argument("--merge", action="store_true", help="also both+merged (arms with an "
+                        "adapter: its weights merged into the base while it serves)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--dtype", default=None, help="default: the suite's (auto)")
     parser.add_argument("--methods", default=None, help="comma-separated subset to run "
@@ -121,6 +127,7 @@ def main() -> None:
 
     def through_engine(name: str, options: DecodeOptions | None) -> Callable[[], int]:
         def run() -> int:
+            engine._merge = name.endswith("+merged")
             engine._decoder = None if options is None else decoder
             if options is not None:
                 decoder.options = options
@@ -135,6 +142,8 @@ def main() -> None:
     methods: dict[str, Callable[[], int]] = {"generate": through_engine("generate", None)}
     for name, options in OWN.items():
         methods[name] = through_engine(name, options)
+    if args.merge:
+        methods["both+merged"] = through_engine("both+merged", DecodeOptions())
     if args.with_cb:
         methods["transformers-cb"] = lambda: continuous_batching(engine, requests, prompts,
                                                                  args.batch, texts)

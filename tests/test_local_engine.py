@@ -97,7 +97,12 @@ def test_plan_puts_base_first_and_keeps_each_adapter_contiguous_sorted_by_length
 def test_identity_names_kind_model_and_the_dtype_the_factory_predicts(engine, default_model):
     identity = engine.identity()
     assert identity == {"kind": "local", "model": default_model.identity,
-                        "dtype": resolve_dtype_name("auto")}
+                        "dtype": resolve_dtype_name("auto"), "adapters": "merged"}  # on a CPU
+
+
+def test_an_engine_that_does_not_merge_adapters_keeps_the_identity_it_had(default_model):
+    with LocalEngine(default_model, merge_adapters=False) as unmerged:
+        assert "adapters" not in unmerged.identity()
 
 
 def test_batched_greedy_output_equals_one_at_a_time_output_in_fp32(default_model):
@@ -203,6 +208,32 @@ def test_least_recently_used_adapter_is_evicted_and_reloads_with_the_same_output
         after = small.generate([ask(OPEN, params, adapters[0])])[0].text
         assert small.loaded_adapters == [serving_name(adapters[2]), serving_name(adapters[0])]
     assert after == before
+
+
+def test_merged_adapter_answers_as_the_unmerged_adapter_in_fp32(default_model, adapters):
+    requests = [ask(OPEN, SHORT, adapters[0]), ask(QUESTIONS[0], SHORT, adapters[0]),
+                ask(QUESTIONS[4], SHORT, adapters[1])]
+    with LocalEngine(default_model, dtype="float32", merge_adapters=False) as unmerged:
+        expected = [r.text for r in unmerged.generate(requests)]
+    with LocalEngine(default_model, dtype="float32", merge_adapters=True) as merged:
+        assert [r.text for r in merged.generate(requests)] == expected
+
+
+def test_serving_a_merged_adapter_gives_the_base_weights_back_bit_for_bit(default_model,
+                                                                         adapters):
+    # bf16: peft's unmerge (subtracting the delta again) would not round-trip here.
+    def base_weights(eng):
+        return {k: v.clone() for k, v in eng._base.state_dict().items() if "lora_" not in k}
+
+    with LocalEngine(default_model, dtype="bfloat16", merge_adapters=True) as eng:
+        base_answer = eng.generate([ask(OPEN, SHORT)])[0].text
+        eng.generate([ask(QUESTIONS[0], SHORT, adapters[0])])  # loads it (wraps the base)
+        before = base_weights(eng)
+        tuned = eng.generate([ask(OPEN, SHORT, adapters[0])])[0].text
+        after = base_weights(eng)
+        assert tuned != base_answer  # the merged adapter applied
+        assert [k for k in before if not torch.equal(before[k], after[k])] == []
+        assert eng.generate([ask(OPEN, SHORT)])[0].text == base_answer
 
 
 def test_missing_adapter_folder_raises_model_error_naming_the_path(engine, tmp_path):

@@ -32,6 +32,10 @@ keep the old path, one left-padded `model.generate` call per batch, without cons
 Adapters are served on the one loaded base: the first wraps it in a PeftModel, later ones are
 added with `load_adapter`, and base requests run inside `disable_adapter()`. At most
 `max_loaded_adapters` stay loaded; the least recently used is deleted beyond that.
+On a CPU (or with `merge_adapters: true`) an adapter's rows decode with its LoRA weights merged
+into the base, which gets its own weights back, bit for bit, before anything else runs
+(harness/engines/_lora_merge.py): about a fifth faster than base + adapter per step, and it
+rounds differently, so the engine's identity says so (`"adapters": "merged"`).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from harness.devices import default_device, resolve_dtype_name
 from harness.engines._batching import Batch, Group, adapter_key, plan_groups
 from harness.engines._decode import Decoder, Row, Sampling, supports_own_decoder
 from harness.engines._grammar import GrammarError, Grammars
+from harness.engines._lora_merge import merge_identity, merged_adapter
 from harness.engines.base import Engine, ProgressCallback
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel
@@ -90,6 +95,7 @@ class LocalEngine(Engine):
         batch_size: int = 8,
         threads: int | None = None,
         max_loaded_adapters: int = 4,
+        merge_adapters: bool | None = None,
     ):
         if batch_size < 1:
             raise ConfigError(f"engine batch_size must be at least 1, got {batch_size}")
@@ -109,6 +115,9 @@ class LocalEngine(Engine):
         self._dtype = resolve_dtype(dtype, self._device)
         self._batch_size = batch_size
         self._max_adapters = max_loaded_adapters
+        # Merged LoRA weights decode faster; the copy of the base weights they need is kept on
+        # the device, so by default only on a CPU (harness/engines/_lora_merge.py).
+        self._merge = (self._device == "cpu") if merge_adapters is None else merge_adapters
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(model.path)
             base = AutoModelForCausalLM.from_pretrained(model.path, dtype=self._dtype)
@@ -145,6 +154,7 @@ class LocalEngine(Engine):
             "kind": self.kind,
             "model": self._resolved.identity,
             "dtype": dtype_name(self._dtype),
+            **merge_identity(self._merge),
         }
 
     def generate(
@@ -382,6 +392,8 @@ class LocalEngine(Engine):
             return self._model.disable_adapter()
         name = self._ensure_loaded(adapter)  # may replace self._model with a PeftModel
         self._model.set_adapter(name)
+        if self._merge:
+            return merged_adapter(self._model, name)
         return nullcontext()
 
     def _ensure_loaded(self, adapter: AdapterRef) -> str:

@@ -20,19 +20,26 @@ class LocalEngineSpec(LocalWeightsEngineSpec):
     batch_size: int = Field(8, ge=1, le=512)
     threads: int | None = Field(None, ge=1, description="torch threads; default: torch's choice")
     max_loaded_adapters: int = Field(4, ge=1)
+    merge_adapters: bool | None = Field(
+        None, description="serve an adapter with its LoRA weights merged into a base whose "
+        "weights are copied back afterwards: faster decoding, one more copy of the adapted "
+        "weights in memory while it serves; default: on a CPU only")
 
     serves_adapters: ClassVar[bool] = True
     # Grammar-constrained decoding: xgrammar (harness/engines/_grammar.py, _decode.py).
     output_constraints: ClassVar[frozenset[str]] = frozenset({"json_schema", "regex"})
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
-        from harness.devices import resolve_dtype_name
+        from harness.devices import default_device, resolve_dtype_name
+        from harness.engines._lora_merge import merge_identity
         from harness.models import resolve_model
 
         spec = self.model_spec(ctx)
         model = resolve_model(spec.base, ctx.base_dir)
+        merge = (self.merge_adapters if self.merge_adapters is not None
+                 else default_device() == "cpu")
         identity = {"kind": "local", "model": model.identity,
-                    "dtype": resolve_dtype_name(spec.dtype)}
+                    "dtype": resolve_dtype_name(spec.dtype), **merge_identity(merge)}
         return ResolvedEngine(ctx.name, "local", identity, model.label, model)
 
     def build(self, ctx: EngineContext, resolved: ResolvedEngine) -> Engine:
@@ -41,7 +48,8 @@ class LocalEngineSpec(LocalWeightsEngineSpec):
         assert resolved.model is not None
         return LocalEngine(resolved.model, dtype=self.model_spec(ctx).dtype,
                            batch_size=self.batch_size, threads=self.threads,
-                           max_loaded_adapters=self.max_loaded_adapters)
+                           max_loaded_adapters=self.max_loaded_adapters,
+                           merge_adapters=self.merge_adapters)
 
 
 def __getattr__(name: str) -> Any:

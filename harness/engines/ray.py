@@ -58,6 +58,8 @@ class RayEngineSpec(LocalWeightsEngineSpec):
     threads: int | None = Field(None, ge=1, description="torch threads per actor; default: "
                                 "cpus_per_actor, rounded up")
     max_loaded_adapters: int = Field(4, ge=1)
+    merge_adapters: bool | None = Field(None, description="as the local engine's: default on "
+                                        "a CPU only")
     connect_timeout_s: float = Field(30.0, gt=0, description="a cluster that does not answer "
                                      "within this is an error, not a hang")
     runtime_env: dict[str, Any] = Field(default_factory=dict, description="Ray runtime_env of "
@@ -72,7 +74,8 @@ class RayEngineSpec(LocalWeightsEngineSpec):
         """The local engine each actor runs."""
         return LocalEngineSpec(kind="local", model=self.model, batch_size=self.batch_size,
                                threads=self.threads or math.ceil(self.cpus_per_actor),
-                               max_loaded_adapters=self.max_loaded_adapters)
+                               max_loaded_adapters=self.max_loaded_adapters,
+                               merge_adapters=self.merge_adapters)
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
         local = self.local_spec().resolve(ctx)
