@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.devices import default_device
 from harness.engines._batching import plan_batches
 from harness.engines._transformers import LocalEngine, resolve_dtype_name, serving_name
 from harness.errors import ModelError
@@ -97,7 +98,8 @@ def test_plan_puts_base_first_and_keeps_each_adapter_contiguous_sorted_by_length
 def test_identity_names_kind_model_and_the_dtype_the_factory_predicts(engine, default_model):
     identity = engine.identity()
     assert identity == {"kind": "local", "model": default_model.identity,
-                        "dtype": resolve_dtype_name("auto"), "adapters": "merged"}  # on a CPU
+                        "dtype": resolve_dtype_name("auto"),
+                        **({"adapters": "merged"} if default_device() == "cpu" else {})}
 
 
 def test_an_engine_that_does_not_merge_adapters_keeps_the_identity_it_had(default_model):
@@ -217,6 +219,19 @@ def test_merged_adapter_answers_as_the_unmerged_adapter_in_fp32(default_model, a
         expected = [r.text for r in unmerged.generate(requests)]
     with LocalEngine(default_model, dtype="float32", merge_adapters=True) as merged:
         assert [r.text for r in merged.generate(requests)] == expected
+
+
+def test_the_generate_path_serves_base_and_merged_adapter_as_the_own_loop_does_in_fp32(
+        default_model, adapters):
+    # Models the own loop cannot run (sliding windows, prompt learning) use model.generate,
+    # batch by batch, with the group's adapter made active (and merged) once around them.
+    requests = [ask(OPEN, SHORT), ask(OPEN, SHORT, adapters[0]), ask(QUESTIONS[0], SHORT),
+                ask(QUESTIONS[0], SHORT, adapters[0])]
+    with LocalEngine(default_model, dtype="float32", batch_size=1) as eng:
+        own_loop = [r.text for r in eng.generate(requests)]
+        eng._decoder = None
+        assert [r.text for r in eng.generate(requests)] == own_loop
+    assert own_loop[1] != own_loop[0]  # the adapter applied
 
 
 def test_serving_a_merged_adapter_gives_the_base_weights_back_bit_for_bit(default_model,

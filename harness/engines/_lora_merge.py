@@ -15,6 +15,12 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def resolve_merge(setting: bool | None, device: str) -> bool:
+    """Whether an engine merges: as set, else on a CPU only (the copy of the adapted weights
+    a merge keeps would cost GPU memory; the speed-up was measured on a CPU only)."""
+    return device == "cpu" if setting is None else setting
+
+
 def merge_identity(merge: bool) -> dict[str, str]:
     """The engine identity's part: merged weights round differently from base + adapter, so
     they are part of what produced an answer. Absent when unmerged, so the cache keys of an
@@ -23,10 +29,9 @@ def merge_identity(merge: bool) -> dict[str, str]:
 
 
 @contextmanager
-def merged_adapter(model: Any, name: str) -> Iterator[int]:
-    """Inside: adapter `name` (made active by the caller) merged into its layers' weights.
-    Yields the number of layers merged (0 for an adapter that has none, e.g. prompt
-    learning: nothing to do)."""
+def merged_adapter(model: Any, name: str) -> Iterator[None]:
+    """Inside: adapter `name` (made active by the caller) merged into its layers' weights
+    (nothing to do for an adapter without LoRA layers, e.g. prompt learning)."""
     import torch
     from peft.tuners.lora import LoraLayer
 
@@ -36,7 +41,7 @@ def merged_adapter(model: Any, name: str) -> Iterator[int]:
         with torch.no_grad():
             for layer in layers:
                 layer.merge(adapter_names=[name])
-        yield len(layers)
+        yield
     finally:
         for layer, weight in saved:  # no grad needed: .data
             if layer.merged:

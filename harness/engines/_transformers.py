@@ -55,7 +55,7 @@ from harness.devices import default_device, resolve_dtype_name
 from harness.engines._batching import Batch, Group, adapter_key, plan_groups
 from harness.engines._decode import Decoder, Row, Sampling, supports_own_decoder
 from harness.engines._grammar import GrammarError, Grammars
-from harness.engines._lora_merge import merge_identity, merged_adapter
+from harness.engines._lora_merge import merge_identity, merged_adapter, resolve_merge
 from harness.engines.base import Engine, ProgressCallback
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel
@@ -117,7 +117,7 @@ class LocalEngine(Engine):
         self._max_adapters = max_loaded_adapters
         # Merged LoRA weights decode faster; the copy of the base weights they need is kept on
         # the device, so by default only on a CPU (harness/engines/_lora_merge.py).
-        self._merge = (self._device == "cpu") if merge_adapters is None else merge_adapters
+        self._merge = resolve_merge(merge_adapters, self._device)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(model.path)
             base = AutoModelForCausalLM.from_pretrained(model.path, dtype=self._dtype)
@@ -247,11 +247,12 @@ class LocalEngine(Engine):
         # Loading an adapter is a one-off serving cost, not the requests' latency: do it first.
         adapter_context = self._adapter_active(group.adapter)
         if self._decoder is None or self._prompt_learning(group.adapter):
-            for start in range(0, len(group.indices), self._batch_size):
-                chunk = group.indices[start : start + self._batch_size]
-                batch = Batch(indices=chunk, adapter=group.adapter, params=group.params)
-                for j, response in self._generate_batch(batch, requests, prompts):
-                    done(j, response)
+            with adapter_context:  # once for the group: a merge is not redone every batch
+                for start in range(0, len(group.indices), self._batch_size):
+                    chunk = group.indices[start : start + self._batch_size]
+                    batch = Batch(indices=chunk, adapter=group.adapter, params=group.params)
+                    for j, response in self._generate_batch(batch, requests, prompts):
+                        done(j, response)
             return
         params = group.params
         rows = [Row(index=j, prompt=prompts[j], max_tokens=params.max_tokens, stops=params.stop,
@@ -307,10 +308,9 @@ class LocalEngine(Engine):
         # Left padding: every prompt ends at the same column, where generation starts.
         input_ids = torch.tensor([[self._pad_id] * (width - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        adapter_context = self._adapter_active(batch.adapter)  # loaded already: no cost here
-        started = time.perf_counter()
+        started = time.perf_counter()  # the caller made the batch's adapter active
         try:
-            with adapter_context, torch.inference_mode(), self._rng(batch):
+            with torch.inference_mode(), self._rng(batch):
                 output = self._model.generate(
                     input_ids=input_ids.to(self._device),
                     attention_mask=mask.to(self._device),

@@ -31,13 +31,12 @@ class LocalEngineSpec(LocalWeightsEngineSpec):
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
         from harness.devices import default_device, resolve_dtype_name
-        from harness.engines._lora_merge import merge_identity
+        from harness.engines._lora_merge import merge_identity, resolve_merge
         from harness.models import resolve_model
 
         spec = self.model_spec(ctx)
         model = resolve_model(spec.base, ctx.base_dir)
-        merge = (self.merge_adapters if self.merge_adapters is not None
-                 else default_device() == "cpu")
+        merge = resolve_merge(self.merge_adapters, default_device())
         identity = {"kind": "local", "model": model.identity,
                     "dtype": resolve_dtype_name(spec.dtype), **merge_identity(merge)}
         return ResolvedEngine(ctx.name, "local", identity, model.label, model)
