@@ -6,10 +6,15 @@ batch 16), run side by side in one process through one LocalEngine:
   prefix        own loop, the batch's shared prefix computed once; rows stay until the batch ends
   drop          own loop, finished rows leave the batch (no prefix reuse, no refill)
   drop+refill   own loop, finished rows leave and waiting rows take their places
-  both          prefix reuse + drop + refill
+  both-unsplit  prefix reuse + drop + refill, rows admitted together in one padded pass
+  both          the same, greedy rows admitted together in parts of similar length
+  both+shared   the same, a prefix the rows share kept once and attended to at batch 1
+                instead of copied into every row (harness/engines/_shared_prefix.py): the
+                engine's default on a CPU
   both+merged   (--merge, arms with an adapter) the same, the adapter's LoRA weights merged into
                 the base while its rows decode (harness/engines/_lora_merge.py): the engine's
                 default on a CPU. Every other method runs the adapter unmerged.
+  The engine's default on a CPU is both+shared with adapters merged.
   transformers-cb  (--with-cb) transformers' continuous batching, model.generate_batch
 The methods are interleaved, the order rotated each repeat, because the machine is shared:
 read the ratios. tok/s counts generated tokens up to and with eos. CPU s is this process's CPU
@@ -49,7 +54,9 @@ OWN = {
     "prefix": DecodeOptions(share_prefix=True, drop_finished=False, refill=False),
     "drop": DecodeOptions(share_prefix=False, drop_finished=True, refill=False),
     "drop+refill": DecodeOptions(share_prefix=False, drop_finished=True, refill=True),
+    "both-unsplit": DecodeOptions(split_by_length=False),
     "both": DecodeOptions(),
+    "both+shared": DecodeOptions(shared_attention=True),
 }
 
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import torch
 
-from harness.engines._decode import common_prefix
+from harness.engines._decode import DecodeOptions, common_prefix
 from harness.engines._transformers import LocalEngine
 from harness.types import AdapterRef, GenerationParams, Request, ResponseFormat
 from tests.test_local_engine import make_adapter
@@ -170,6 +170,30 @@ def test_rows_under_an_adapter_equal_generate_under_that_adapter_beside_base_row
     assert [got[0], *got[2:5]] == expected_tuned
     assert [got[1], got[5]] == expected_base
     assert expected_tuned[0] != texts(engine, reference(plain, engine, tuned[:1]))[0]
+
+
+def test_rows_of_two_system_prompts_decoded_together_each_attend_to_their_own_prefix_as_generate(
+    default_model, plain
+):
+    other = ("You are the travel assistant of the Northern Ferry Company. Answer in one short "
+             "sentence, name the ferry line and the pier, and never invent a timetable.")
+    ferry = [Request(messages=({"role": "system", "content": other},
+                               {"role": "user", "content": q}), params=GREEDY)
+             for q in QUESTIONS[:5]]
+    requests = [support(q) for q in QUESTIONS[:5]] + ferry + [ask("hi", GREEDY)]
+    seen: list[list] = []
+    with LocalEngine(default_model, dtype="float32", batch_size=4) as engine:
+        # Rows join two at a time: enough for the second system prompt to be computed once
+        # while rows of the first are still decoding.
+        engine._decoder.options = DecodeOptions(shared_attention=True, idle_share=0.5)
+        engine._base.register_forward_pre_hook(
+            lambda module, args, kwargs: seen.append(kwargs.get("shared_prefix") or []),
+            with_kwargs=True)
+        responses = engine.generate(requests)
+
+    assert [r.text for r in responses] == texts(engine, reference(plain, engine, requests))
+    # Some steps decoded rows of both prefixes at once, each prefix serving only its rows.
+    assert any(len(call) == 2 and all(p.rows is not None for p in call) for call in seen)
 
 
 # ---- stop strings --------------------------------------------------------------------------

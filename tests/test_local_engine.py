@@ -99,7 +99,8 @@ def test_identity_names_kind_model_and_the_dtype_the_factory_predicts(engine, de
     identity = engine.identity()
     assert identity == {"kind": "local", "model": default_model.identity,
                         "dtype": resolve_dtype_name("auto"),
-                        **({"adapters": "merged"} if default_device() == "cpu" else {})}
+                        **({"adapters": "merged", "attention": "shared-prefix"}
+                           if default_device() == "cpu" else {})}
 
 
 def test_an_engine_that_does_not_merge_adapters_keeps_the_identity_it_had(default_model):

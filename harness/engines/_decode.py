@@ -6,6 +6,13 @@ share a KV cache, with three things `model.generate` does not do.
   kept in a small cache (`PrefixCache`) and copied into every row; each row then computes
   only the rest of its prompt. Keys and values of a prefix depend only on its tokens
   (attention is causal), so a cached prefix also serves, sliced, a shorter one.
+- Shared-prefix attention (on a CPU): a prefix that many rows of the batch start with is not
+  copied into them; it is kept once, at batch 1, and every row attends to it besides its own
+  columns (harness/engines/_shared_prefix.py). A decode step's attention reads each row's
+  cache, so this saves most of what it reads when the prefix is most of the prompt. A batch
+  may hold rows of several such prefixes, and rows of none.
+- Rows admitted together are computed in parts of similar prompt length (greedy only), each
+  padded only to its own longest prompt (`by_length`).
 - Finished rows (eos, stop string, max_tokens, a grammar that ended) stop being decoded and,
   for greedy decoding, waiting rows take their slots ("refill"): the batch stays full instead
   of stepping until its longest answer ends. A slot stays idle until a quarter of the batch
@@ -15,7 +22,8 @@ share a KV cache, with three things `model.generate` does not do.
   bitmask is applied to its logits before the token is chosen.
 
 Layout: every row's tokens end at the same column of the cache (right-aligned); a row's
-prefix sits at its left, then masked padding, then the rest of its prompt and its answer.
+copied prefix (if any) sits at its left, then masked padding, then the rest of its prompt and
+its answer.
 Columns are not positions: position ids are explicit, so a row sees exactly the positions and
 keys it would see alone, and its greedy tokens equal `model.generate`'s in float32
 (tests/test_local_decoding.py checks it on real prompts).
@@ -43,6 +51,7 @@ from typing import Any
 import torch
 from transformers.cache_utils import Cache, DynamicLayer, get_layer_types_and_kwargs
 
+from harness.engines._shared_prefix import MIN_TOKENS, SharedPrefix
 from harness.errors import EngineError
 
 Tokens = tuple[int, ...]
@@ -74,6 +83,11 @@ class DecodeOptions:
     # idle ones, each cost about as much as many steps of an idle row (on a CPU a step is
     # bound by reading the weights, and a row more adds little to it).
     idle_share: float = 0.25
+    # Rows keep only their own columns; a prefix they share is kept once and attended to at
+    # batch 1 (harness/engines/_shared_prefix.py). Needs that attention installed in the model.
+    shared_attention: bool = False
+    # Greedy rows admitted together go in by length, in parts padded little (`by_length`).
+    split_by_length: bool = True
 
 
 @dataclass
@@ -88,6 +102,14 @@ class Row:
     tokens: list[int] = field(default_factory=list)
     seconds: float = 0.0  # its share of the wall time of the steps it took part in
     slot: int = 0  # its place in the planned batch: which random draws are its own
+
+
+@dataclass(eq=False)
+class _Prefix:
+    """A prefix a stream's rows attend to once: its tokens, its keys and values at batch 1."""
+
+    tokens: Tokens
+    layers: LayerKV
 
 
 @dataclass(frozen=True)
@@ -273,6 +295,33 @@ def common_prefix(prompts: Sequence[Sequence[int]]) -> int:
     return max(n, 0)
 
 
+# A forward pass costs about one read of the weights: on a 2-core CPU as much as 30 to 90
+# prompt tokens computed in a batch (see _EXTEND_AT_LEAST); a part more must spare that much
+# padding.
+_PASS_TOKENS = 64
+
+
+def by_length(lengths: Sequence[int]) -> list[list[int]]:
+    """Indices of rows cut into parts of similar length, each to be computed in one padded
+    pass: the cut that computes the fewest tokens, a pass counted as `_PASS_TOKENS` more
+    (rows sorted by length, then an exact split of the sorted list)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    n = len(order)
+    best = [0.0] + [float("inf")] * n  # best[j]: cost of the first j sorted rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        widest = lengths[order[j - 1]]
+        for i in range(j):  # the last part is sorted rows [i, j), padded to the widest
+            cost = best[i] + (j - i) * widest + _PASS_TOKENS
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    parts, j = [], n
+    while j > 0:
+        parts.append(order[cut[j]:j])
+        j = cut[j]
+    return parts[::-1]
+
+
 # ---- the loop --------------------------------------------------------------------------------
 
 
@@ -298,17 +347,20 @@ class Decoder:
     # ---- model calls -----------------------------------------------------------------------
 
     def _forward(self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
-                 cache: Cache | None) -> tuple[torch.Tensor, Cache]:
-        """Logits of each row's last column, and the cache with the new columns appended."""
+                 cache: Cache | None, shared: list[SharedPrefix] | None = None
+                 ) -> tuple[torch.Tensor, Cache]:
+        """Logits of each row's last column, and the cache with the new columns appended
+        (`shared`: prefixes the rows attend to besides their cache)."""
         if cache is None:
             cache = Cache(layers=[_SlotLayer(None, None, room=input_ids.shape[1])
                                   for _ in range(_num_layers(self._model))])
         self.forward_passes += 1
+        extra = {"shared_prefix": shared} if shared else {}
         try:
             out = self._model(input_ids=input_ids.to(self._device),
                               attention_mask=mask.to(self._device),
                               position_ids=positions.to(self._device), cache=cache,
-                              use_cache=True, logits_to_keep=1)
+                              use_cache=True, logits_to_keep=1, **extra)
         except RuntimeError as exc:  # out of memory, a device error: the backend is gone
             raise EngineError(f"local generation failed: {exc}") from exc
         # As generate: the last column's logits, copied out, in float32.
@@ -358,6 +410,8 @@ class _Stream:
         self.planned = len(pending)  # the batch width generate would have: its random draws
         self.rows: list[Row] = []
         self.alive: list[bool] = []
+        self.prefix_of: list[_Prefix | None] = []  # per slot: the shared prefix it attends to
+        self.shared: list[_Prefix] = []
         self.layers: list[_SlotLayer] = []
         self.mask = torch.zeros((0, 0), dtype=torch.long)  # [rows, columns] 1 = visible
         self.next_pos = torch.zeros(0, dtype=torch.long)
@@ -381,6 +435,7 @@ class _Stream:
 
     def _reset(self) -> None:
         self.rows, self.alive, self.layers = [], [], []
+        self.prefix_of, self.shared = [], []
         self.mask = torch.zeros((0, 0), dtype=torch.long)
         self.next_pos = self.last = torch.zeros(0, dtype=torch.long)
 
@@ -388,8 +443,8 @@ class _Stream:
 
     def _admit(self) -> None:
         started = time.perf_counter()
-        idle = [i for i, a in enumerate(self.alive) if not a]
-        room = len(idle) + self.d._batch_size - len(self.rows)
+        idle = sum(1 for a in self.alive if not a)
+        room = idle + self.d._batch_size - len(self.rows)
         new = self.pending[:room]
         del self.pending[:room]
         prompts = [r.prompt for r in new]
@@ -398,34 +453,93 @@ class _Stream:
             common = common_prefix(prompts)
             if common:
                 shared, prefix_kv = self.d.prefixes.get(tuple(prompts[0][:common]), len(new))
-        rests = [p[shared:] for p in prompts]
-        width = max(len(r) for r in rests)
-        ids = torch.tensor([[self.d._pad] * (width - len(r)) + r for r in rests])
-        rest_mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rests])
-        positions = torch.tensor([[1] * (width - len(r)) + list(range(shared, shared + len(r)))
-                                  for r in rests])
-        mask = torch.cat([torch.ones((len(new), shared), dtype=torch.long), rest_mask], dim=1)
-        cache = None
-        if prefix_kv is not None:
-            cache = Cache(layers=[_SlotLayer(k.expand(len(new), -1, -1, -1),
-                                             v.expand(len(new), -1, -1, -1), room=width)
-                                  for k, v in prefix_kv])
-        logits, cache = self.d._forward(ids, positions, mask, cache)
-        tokens = self._choose(logits, new)
-        self._place(new, idle, cache, mask,
-                    torch.tensor([shared + len(r) for r in rests]), torch.tensor(tokens))
+        # Columns [0, own): a prefix kept once for the stream; [own, shared): the rest of the
+        # prefix computed once for these rows, copied into each; then each row's own tokens.
+        prefix = self._shared_prefix(prompts, shared, prefix_kv)
+        own = len(prefix.tokens) if prefix is not None else 0
+        start = max(own, shared)
+        # Greedy rows go in by length, in parts padded little (sampled ones in one pass: the
+        # first token's random draw is one for the whole batch, as in generate).
+        greedy = self.sampling.temperature <= 0
+        parts = (by_length([len(p) - start for p in prompts])
+                 if greedy and self.d.options.split_by_length else [list(range(len(new)))])
+        chosen: list[tuple[list[Row], list[int]]] = []
+        for part in parts:
+            rows = [new[i] for i in part]
+            tokens = self._prefill(rows, start, own, prefix_kv, prefix)
+            chosen.append((rows, tokens))
         share = (time.perf_counter() - started) / len(new)
         for row in new:
             row.seconds += share
-        self._record(new, tokens)
+        for rows, tokens in chosen:  # after all are placed: a finished row frees its slot
+            self._record(rows, tokens)
+
+    def _prefill(self, new: list[Row], start: int, own: int, prefix_kv: LayerKV | None,
+                 prefix: _Prefix | None) -> list[int]:
+        """One forward pass over the rows' prompts from column `start`; the rows are placed in
+        the batch and their first tokens returned."""
+        idle = [i for i, a in enumerate(self.alive) if not a]
+        rests = [r.prompt[start:] for r in new]
+        width = max(len(r) for r in rests)
+        ids = torch.tensor([[self.d._pad] * (width - len(r)) + r for r in rests])
+        rest_mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rests])
+        positions = torch.tensor([[1] * (width - len(r)) + list(range(start, start + len(r)))
+                                  for r in rests])
+        copied = start - own
+        mask = torch.cat([torch.ones((len(new), copied), dtype=torch.long), rest_mask], dim=1)
+        cache = None
+        if prefix_kv is not None and copied:
+            cache = Cache(layers=[_SlotLayer(k[:, :, own:start].expand(len(new), -1, -1, -1),
+                                             v[:, :, own:start].expand(len(new), -1, -1, -1),
+                                             room=width)
+                                  for k, v in prefix_kv])
+        logits, cache = self.d._forward(
+            ids, positions, mask, cache,
+            [SharedPrefix(prefix.layers)] if prefix is not None else None)
+        tokens = self._choose(logits, new)
+        self._place(new, idle, cache, mask,
+                    torch.tensor([start + len(r) for r in rests]), torch.tensor(tokens), prefix)
+        return tokens
+
+    def _shared_prefix(self, prompts: list[list[int]], shared: int,
+                       prefix_kv: LayerKV | None) -> _Prefix | None:
+        """The prefix the admitted rows attend to once: the longest the stream keeps that
+        they all start with, else the one just computed for them, if long enough."""
+        if not self.d.options.shared_attention:
+            return None
+        for prefix in sorted(self.shared, key=lambda p: -len(p.tokens)):
+            n = len(prefix.tokens)
+            if all(len(p) > n and tuple(p[:n]) == prefix.tokens for p in prompts):
+                return prefix
+        if prefix_kv is None or shared < MIN_TOKENS:
+            return None
+        used = {id(p) for p in self.prefix_of}
+        self.shared = [p for p in self.shared if id(p) in used]  # forget those no slot uses
+        prefix = _Prefix(tuple(prompts[0][:shared]),
+                         [(k[:, :, :shared], v[:, :, :shared]) for k, v in prefix_kv])
+        self.shared.append(prefix)
+        return prefix
+
+    def _shared_args(self) -> list[SharedPrefix] | None:
+        """This step's shared prefixes and the slots of each (None: every slot)."""
+        slots: dict[int, tuple[_Prefix, list[int]]] = {}
+        for i, prefix in enumerate(self.prefix_of):
+            if prefix is not None:
+                slots.setdefault(id(prefix), (prefix, []))[1].append(i)
+        if not slots:
+            return None
+        return [SharedPrefix(prefix.layers,
+                             None if len(rows) == len(self.rows) else torch.tensor(rows))
+                for prefix, rows in slots.values()]
 
     def _place(self, new: list[Row], idle: list[int], cache: Cache, mask: torch.Tensor,
-               next_pos: torch.Tensor, last: torch.Tensor) -> None:
+               next_pos: torch.Tensor, last: torch.Tensor, prefix: _Prefix | None) -> None:
         """Put the admitted rows into idle slots, the rest at the end of the batch."""
         new_layers: list[_SlotLayer] = cache.layers  # type: ignore[assignment]
         if not self.rows:
             self.layers = new_layers
             self.rows, self.alive = list(new), [True] * len(new)
+            self.prefix_of = [prefix] * len(new)
             self.mask, self.next_pos, self.last = mask, next_pos, last
             return
         width = max(self.mask.shape[1], mask.shape[1])
@@ -444,6 +558,7 @@ class _Stream:
                 self.last = torch.cat([self.last, last[extra]])
                 self.rows += new[len(into):]
                 self.alive += [True] * appended
+                self.prefix_of += [prefix] * appended
         if into:
             slots = torch.tensor(into)
             device_slots = slots.to(self.d._device)
@@ -455,6 +570,7 @@ class _Stream:
             for slot, row in zip(into, new, strict=False):
                 self.rows[slot] = row
                 self.alive[slot] = True
+                self.prefix_of[slot] = prefix
 
     def _drop_idle(self) -> None:
         """Rows that finished leave the batch (one copy of the cache without them)."""
@@ -465,6 +581,7 @@ class _Stream:
         for layer in self.layers:
             layer.rebuild(device_index, None, width, room=64)
         self.rows = [self.rows[i] for i in keep]
+        self.prefix_of = [self.prefix_of[i] for i in keep]
         self.alive = [True] * len(keep)
         self.mask, self.next_pos, self.last = (self.mask[index], self.next_pos[index],
                                                self.last[index])
@@ -492,7 +609,7 @@ class _Stream:
         self.mask = torch.cat([self.mask, torch.ones((len(self.rows), 1), dtype=torch.long)],
                               dim=1)
         logits, _ = self.d._forward(self.last[:, None], self.next_pos[:, None], self.mask,
-                                    Cache(layers=self.layers))
+                                    Cache(layers=self.layers), self._shared_args())
         self.next_pos = self.next_pos + 1
         live = [i for i, a in enumerate(self.alive) if a]
         rows = [self.rows[i] for i in live]

@@ -53,9 +53,10 @@ import torch
 
 from harness.devices import default_device, resolve_dtype_name
 from harness.engines._batching import Batch, Group, adapter_key, plan_groups
-from harness.engines._decode import Decoder, Row, Sampling, supports_own_decoder
+from harness.engines._decode import DecodeOptions, Decoder, Row, Sampling, supports_own_decoder
 from harness.engines._grammar import GrammarError, Grammars
 from harness.engines._lora_merge import merge_identity, merged_adapter, resolve_merge
+from harness.engines._shared_prefix import attention_identity, install, resolve_shared_prefix
 from harness.engines.base import Engine, ProgressCallback
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel
@@ -118,6 +119,9 @@ class LocalEngine(Engine):
         # Merged LoRA weights decode faster; the copy of the base weights they need is kept on
         # the device, so by default only on a CPU (harness/engines/_lora_merge.py).
         self._merge = resolve_merge(merge_adapters, self._device)
+        # In the identity whenever the device would use it, as the spec predicts it (a model
+        # the own decode loop cannot run keeps the key and never attends this way).
+        self._shared_attention = resolve_shared_prefix(self._device)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(model.path)
             base = AutoModelForCausalLM.from_pretrained(model.path, dtype=self._dtype)
@@ -133,10 +137,13 @@ class LocalEngine(Engine):
         self._pad_id = pad if pad is not None else self._eos_ids[0]
         self._decoder: Decoder | None = None
         if supports_own_decoder(self._base.config):
+            if self._shared_attention:
+                install(self._base)
             self._decoder = Decoder(
                 self._base, eos_ids=self._eos_ids, pad_id=self._pad_id, device=self._device,
                 batch_size=batch_size, first_stop=first_stop,
-                decode_text=lambda t: self._tokenizer.decode(t, skip_special_tokens=True))
+                decode_text=lambda t: self._tokenizer.decode(t, skip_special_tokens=True),
+                options=DecodeOptions(shared_attention=self._shared_attention))
         self._grammars: Grammars | None = None  # built on the first constrained request
         self._closed = False
 
@@ -155,6 +162,7 @@ class LocalEngine(Engine):
             "model": self._resolved.identity,
             "dtype": dtype_name(self._dtype),
             **merge_identity(self._merge),
+            **attention_identity(self._shared_attention),
         }
 
     def generate(
