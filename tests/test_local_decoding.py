@@ -127,11 +127,18 @@ def test_greedy_outputs_equal_model_generate_with_a_shared_prefix_computed_once(
     assert shared > 100  # the system prompt and few-shot turns
 
     counter = ForwardCounter(engine._base)
+    shared_calls = []
+    handle = engine._base.register_forward_pre_hook(
+        lambda module, args, kwargs: shared_calls.append(bool(kwargs.get("shared_prefix"))),
+        with_kwargs=True)
     try:
         responses = engine.generate(requests)
     finally:
         counter.close()
+        handle.remove()
     expected = reference(plain, engine, requests)
+    # On a CPU the rows attend to the prefix kept once (the engine's default there).
+    assert any(shared_calls) == (engine._device == "cpu")
 
     assert [r.text for r in responses] == texts(engine, expected)
     assert [r.completion_tokens for r in responses] == [len(t) for t in expected]

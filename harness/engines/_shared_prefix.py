@@ -48,14 +48,20 @@ def attention_identity(on: bool) -> dict[str, str]:
     return {"attention": "shared-prefix"} if on else {}
 
 
-def install(model: Any) -> None:
-    """Make `model` use this attention (its own SDPA when a call passes no shared prefix)."""
+def install(model: Any) -> bool:
+    """Make `model` use this attention (its own SDPA when a call passes no shared prefix);
+    False when the model does not take attention from the registry (then rows must hold
+    their whole prompt: a shared prefix passed to it would be ignored)."""
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 
     AttentionInterface.register(NAME, shared_prefix_attention)
     AttentionMaskInterface.register(NAME, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
-    model.set_attn_implementation(NAME)
+    try:
+        model.set_attn_implementation(NAME)
+    except (ValueError, ImportError):
+        return False
+    return model.config._attn_implementation == NAME
 
 
 def shared_prefix_attention(module: Any, query: torch.Tensor, key: torch.Tensor,

@@ -137,13 +137,12 @@ class LocalEngine(Engine):
         self._pad_id = pad if pad is not None else self._eos_ids[0]
         self._decoder: Decoder | None = None
         if supports_own_decoder(self._base.config):
-            if self._shared_attention:
-                install(self._base)
+            shared = self._shared_attention and install(self._base)
             self._decoder = Decoder(
                 self._base, eos_ids=self._eos_ids, pad_id=self._pad_id, device=self._device,
                 batch_size=batch_size, first_stop=first_stop,
                 decode_text=lambda t: self._tokenizer.decode(t, skip_special_tokens=True),
-                options=DecodeOptions(shared_attention=self._shared_attention))
+                options=DecodeOptions(shared_attention=shared))
         self._grammars: Grammars | None = None  # built on the first constrained request
         self._closed = False
 
