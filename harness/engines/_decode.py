@@ -11,8 +11,8 @@ share a KV cache, with three things `model.generate` does not do.
   columns (harness/engines/_shared_prefix.py). A decode step's attention reads each row's
   cache, so this saves most of what it reads when the prefix is most of the prompt. A batch
   may hold rows of several such prefixes, and rows of none.
-- Rows admitted together are computed in parts of similar prompt length (greedy only), each
-  padded only to its own longest prompt (`by_length`).
+- Rows admitted together are computed in parts of similar prompt length (greedy, on a CPU),
+  each padded only to its own longest prompt (`by_length`).
 - Finished rows (eos, stop string, max_tokens, a grammar that ended) stop being decoded and,
   for greedy decoding, waiting rows take their slots ("refill"): the batch stays full instead
   of stepping until its longest answer ends. A slot stays idle until a quarter of the batch
