@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from tests.cli_helpers import run_python
@@ -181,3 +182,21 @@ def test_preloading_imports_the_end_of_the_run_once_an_engine_generates():
     out = run_python(script, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
 
+
+
+def test_the_local_engines_cache_identity_is_predicted_without_importing_torch():
+    # A fully cached re-run on the local engine resolves its identity (the cache keys) and
+    # nothing else: torch's import (about a second) is for generating (harness/devices.py).
+    from harness.devices import gpu_driver_present
+
+    if gpu_driver_present():
+        pytest.skip("with a GPU driver, `auto` asks torch which device there is")
+    script = ("import sys\n"
+              "from harness.runner import resolve_engines\n"
+              "from harness.spec.suite import load_suite\n"
+              "identity = resolve_engines(load_suite('suites/demo.yaml', "
+              "require_adapters=False))['default'].identity\n"
+              "print(identity['kind'], identity['attention'], 'torch' in sys.modules)\n")
+    done = run_python(script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["local", "shared-prefix", "False"]

@@ -443,8 +443,7 @@ class _Stream:
 
     def _admit(self) -> None:
         started = time.perf_counter()
-        idle = sum(1 for a in self.alive if not a)
-        room = idle + self.d._batch_size - len(self.rows)
+        room = self.d._batch_size - self._alive_count()  # idle slots and free ones
         new = self.pending[:room]
         del self.pending[:room]
         prompts = [r.prompt for r in new]

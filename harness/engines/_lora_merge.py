@@ -6,6 +6,7 @@ all linear layers adapted, and the adapter's groups decoded ~20% slower than wit
 merged (bench/bench_local_decode.py --merge). peft's `unmerge()` subtracts the delta again,
 which in bf16 does not give the old weights back (rounding), so base requests after an adapter
 would change; the base weights are copied before merging and copied back afterwards instead.
+When an engine merges, and the identity part that says so: harness/engines/_local_identity.py.
 """
 
 from __future__ import annotations
@@ -13,19 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-
-def resolve_merge(setting: bool | None, device: str) -> bool:
-    """Whether an engine merges: as set, else on a CPU only (the copy of the adapted weights
-    a merge keeps would cost GPU memory; the speed-up was measured on a CPU only)."""
-    return device == "cpu" if setting is None else setting
-
-
-def merge_identity(merge: bool) -> dict[str, str]:
-    """The engine identity's part: merged weights round differently from base + adapter, so
-    they are part of what produced an answer. Absent when unmerged, so the cache keys of an
-    engine that never merges stay what they were."""
-    return {"adapters": "merged"} if merge else {}
 
 
 @contextmanager

@@ -8,7 +8,8 @@ only its own columns; the shared prefix's keys and values are kept once, at batc
 every query of every row attends to them in one batch-1 attention ("cascade" attention, as
 FlashInfer's). The two partial attentions are merged by their log-sum-exp, which is exact up
 to rounding: float32 answers equal full attention's, bfloat16 ones may differ in the last bit
-of an activation, so the engine's identity says when it is on (`attention_identity`).
+of an activation, so the engine's identity says when it is on
+(harness/engines/_local_identity.py).
 
 It plugs into transformers through its attention registry (`AttentionInterface`): a forward
 call passes `shared_prefix=[SharedPrefix, ...]`; without it the function is transformers' own
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 NAME = "harness_shared_prefix"
 # Below this many tokens a shared prefix is copied into the rows as before: a batch-1
@@ -35,17 +37,6 @@ class SharedPrefix:
 
     layers: list[tuple[torch.Tensor, torch.Tensor]]
     rows: torch.Tensor | None = None
-
-
-def resolve_shared_prefix(device: str) -> bool:
-    """On a CPU only: the attention kernel that returns the log-sum-exp this needs is the CPU
-    one, and the gain was measured on a CPU (bench/bench_local_decode.py)."""
-    return device == "cpu"
-
-
-def attention_identity(on: bool) -> dict[str, str]:
-    """The engine identity's part (absent when off, so other engines' cache keys stay)."""
-    return {"attention": "shared-prefix"} if on else {}
 
 
 def install(model: Any) -> bool:
@@ -70,8 +61,6 @@ def shared_prefix_attention(module: Any, query: torch.Tensor, key: torch.Tensor,
                             is_causal: bool | None = None,
                             shared_prefix: list[SharedPrefix] | None = None,
                             **kwargs: Any) -> tuple[torch.Tensor, None]:
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     if not shared_prefix:
         return sdpa_attention_forward(module, query, key, value, attention_mask,
                                       dropout=dropout, scaling=scaling, is_causal=is_causal,

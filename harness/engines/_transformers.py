@@ -55,8 +55,9 @@ from harness.devices import default_device, resolve_dtype_name
 from harness.engines._batching import Batch, Group, adapter_key, plan_groups
 from harness.engines._decode import DecodeOptions, Decoder, Row, Sampling, supports_own_decoder
 from harness.engines._grammar import GrammarError, Grammars
-from harness.engines._lora_merge import merge_identity, merged_adapter, resolve_merge
-from harness.engines._shared_prefix import attention_identity, install, resolve_shared_prefix
+from harness.engines._local_identity import local_identity, resolve_merge, resolve_shared_prefix
+from harness.engines._lora_merge import merged_adapter
+from harness.engines._shared_prefix import install
 from harness.engines.base import Engine, ProgressCallback
 from harness.errors import ConfigError, EngineError, ModelError
 from harness.models import ResolvedModel
@@ -159,13 +160,8 @@ class LocalEngine(Engine):
     # ---- Engine interface ----------------------------------------------------------------
 
     def identity(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "model": self._resolved.identity,
-            "dtype": dtype_name(self._dtype),
-            **merge_identity(self._merge),
-            **attention_identity(self._shared_attention),
-        }
+        return local_identity(self._resolved.identity, dtype_name(self._dtype),
+                              merge=self._merge, shared_attention=self._shared_attention)
 
     def generate(
         self, requests: Sequence[Request], progress: ProgressCallback | None = None

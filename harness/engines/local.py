@@ -31,17 +31,19 @@ class LocalEngineSpec(LocalWeightsEngineSpec):
 
     def resolve(self, ctx: EngineContext) -> ResolvedEngine:
         from harness.devices import default_device, resolve_dtype_name
-        from harness.engines._lora_merge import merge_identity, resolve_merge
-        from harness.engines._shared_prefix import attention_identity, resolve_shared_prefix
+        from harness.engines._local_identity import (
+            local_identity,
+            resolve_merge,
+            resolve_shared_prefix,
+        )
         from harness.models import resolve_model
 
         spec = self.model_spec(ctx)
         model = resolve_model(spec.base, ctx.base_dir)
         device = default_device()
-        identity = {"kind": "local", "model": model.identity,
-                    "dtype": resolve_dtype_name(spec.dtype),
-                    **merge_identity(resolve_merge(self.merge_adapters, device)),
-                    **attention_identity(resolve_shared_prefix(device))}
+        identity = local_identity(model.identity, resolve_dtype_name(spec.dtype),
+                                  merge=resolve_merge(self.merge_adapters, device),
+                                  shared_attention=resolve_shared_prefix(device))
         return ResolvedEngine(ctx.name, "local", identity, model.label, model)
 
     def build(self, ctx: EngineContext, resolved: ResolvedEngine) -> Engine:
